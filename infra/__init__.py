@@ -1,0 +1,11 @@
+"""How the real parts start: the local Kafka broker, the topics, the ClickHouse schema.
+
+Production deployments use their own Kafka cluster and ClickHouse server; ``infra/`` still provides
+the migrations (``pdtrail db migrate``) and the topic layout (``pdtrail topics create``).
+"""
+
+from pdtrail.infra._broker import BrokerError, LocalBroker, ensure_jars
+from pdtrail.infra._migrations import apply_migrations, migrations
+from pdtrail.infra._topics import ensure_topics
+
+__all__ = ["BrokerError", "LocalBroker", "apply_migrations", "ensure_jars", "ensure_topics", "migrations"]

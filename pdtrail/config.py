@@ -1,0 +1,170 @@
+"""Typed configuration, read from ``PDTRAIL_*`` environment variables and an optional TOML file.
+
+Nested settings use ``__`` in environment names: ``PDTRAIL_KAFKA__BOOTSTRAP_SERVERS``,
+``PDTRAIL_PSEUDONYM__SECRET``. librdkafka options pass through untouched as a JSON object, e.g.
+``PDTRAIL_KAFKA__PRODUCER='{"linger.ms": 20}'``. The TOML file is ``pdtrail.toml`` in the working
+directory, or the path in ``PDTRAIL_CONFIG``; environment variables win over the file. Unknown keys are
+rejected with a message that names them, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from pdtrail.errors import ConfigError
+
+LibrdkafkaConfig = dict[str, str | int | float | bool]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    """Where the events go. Defaults match the local broker started by ``pdtrail broker start``."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "pdtrail.events"
+    dead_letter_topic: str = "pdtrail.events.dlq"
+    group_id: str = "pdtrail-ingest"
+    partitions: int = Field(6, ge=1, description="Partitions of the event topic when pdtrail creates it.")
+    replication_factor: int = Field(1, ge=1)
+    # The broker is a buffer, ClickHouse is the record: a week covers any ingest outage worth surviving.
+    retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=3_600_000)
+    dead_letter_retention_ms: int = Field(30 * 24 * 3600 * 1000, ge=3_600_000)
+    producer: LibrdkafkaConfig = Field(default_factory=dict, description="Extra librdkafka producer options.")
+    consumer: LibrdkafkaConfig = Field(default_factory=dict, description="Extra librdkafka consumer options.")
+
+
+class StoreSettings(_Section):
+    """The ClickHouse store: ``chdb:///dir`` (embedded, on disk) or ``http(s)://host:port`` (a server)."""
+
+    dsn: str | None = Field(None, description="Defaults to the embedded store under `home`/clickhouse.")
+    database: str = Field("pdtrail", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class PseudonymSettings(_Section):
+    """The HMAC secret that turns a raw identifier into a subject key.
+
+    Give ``secret`` or ``secret_file``. ``key_version`` is stamped on every event; secrets of earlier
+    versions stay in ``previous_secrets`` so that a lookup still finds events keyed before a rotation.
+    """
+
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+    key_version: int = Field(1, ge=1, le=65535)
+    previous_secrets: dict[int, SecretStr] = Field(default_factory=dict)
+
+    def secrets(self) -> dict[int, bytes]:
+        """All known secrets by key version, the current one included; raises ConfigError if none."""
+        current: bytes | None = None
+        if self.secret is not None:
+            current = self.secret.get_secret_value().encode()
+        elif self.secret_file is not None:
+            try:
+                current = self.secret_file.read_bytes().strip()
+            except OSError as exc:
+                raise ConfigError("PDTRAIL_PSEUDONYM__SECRET_FILE", f"cannot read: {exc.strerror}") from exc
+        if not current:
+            raise ConfigError(
+                "PDTRAIL_PSEUDONYM__SECRET",
+                "no pseudonymisation secret is configured (set it or PDTRAIL_PSEUDONYM__SECRET_FILE)",
+            )
+        if len(current) < 16:
+            raise ConfigError("PDTRAIL_PSEUDONYM__SECRET", "must be at least 16 bytes")
+        found = {v: s.get_secret_value().encode() for v, s in self.previous_secrets.items()}
+        found[self.key_version] = current
+        return found
+
+
+class EmitterSettings(_Section):
+    """How the SDK hands events to Kafka."""
+
+    source_system: str | None = Field(None, description="Default source_system stamped on events.")
+    enqueue_timeout_s: float = Field(
+        1.0, ge=0, description="How long emit() may wait for room in the local queue before raising."
+    )
+
+
+class ConsumerSettings(_Section):
+    """How the consumer batches into ClickHouse."""
+
+    batch_size: int = Field(10_000, ge=1, description="Rows per insert, at most.")
+    linger_s: float = Field(1.0, gt=0, description="Longest a consumed event waits before its insert.")
+    drain_idle_s: float = Field(
+        10.0, gt=0, description="With --drain: stop after this long with no partition assigned or no news."
+    )
+
+
+class ServeSettings(_Section):
+    """The long-lived process that owns the embedded store and answers queries for other processes."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535, description="0 picks a free port; the owner file records it.")
+
+
+class Settings(BaseSettings):
+    """All of pdtrail's configuration. See the README for every variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PDTRAIL_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    home: Path = Field(Path(".pdtrail"), description="Local state: broker data, embedded store, owner file.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    pseudonym: PseudonymSettings = Field(default_factory=PseudonymSettings)
+    emitter: EmitterSettings = Field(default_factory=EmitterSettings)
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+
+    @property
+    def store_dsn(self) -> str:
+        if self.store.dsn:
+            return self.store.dsn
+        return f"chdb://{(self.home / 'clickhouse').resolve()}"
+
+    @property
+    def store_is_embedded(self) -> bool:
+        return self.store_dsn.startswith("chdb:")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("PDTRAIL_CONFIG", "pdtrail.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; a bad value raises ConfigError naming the setting instead of a stack trace."""
+    config_file = os.environ.get("PDTRAIL_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError("PDTRAIL_CONFIG", f"no such file: {config_file}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        setting = "PDTRAIL_" + "__".join(str(p).upper() for p in first["loc"])
+        raise ConfigError(setting, first["msg"]) from None

@@ -1,0 +1,236 @@
+"""The typed processing events: one pydantic model per Avro event schema.
+
+A service builds an event with the raw identifier of the data subject (:class:`SubjectIdentifier`);
+the SDK swaps it for a :class:`PseudonymousSubject` before anything is encoded. Decoded events always
+carry the pseudonymous form. Errors never echo input values (``hide_input_in_errors``): an invalid
+personnummer must not end up in a log line through its own error message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, ClassVar, Literal, Self
+from uuid import UUID, uuid4
+
+from pdtrail.schemas._identifiers import (
+    looks_like_personal_identifier,
+    normalise_identifier,
+    normalise_organisation_number,
+)
+from pdtrail.schemas._vocabulary import (
+    AccessKind,
+    ActorRole,
+    ActorType,
+    CollectionSource,
+    CountryCode,
+    CreditDecision,
+    DataCategory,
+    Label,
+    LegalBasis,
+    Purpose,
+    RecipientRole,
+    SubjectKind,
+)
+from pdtrail.schemas.exceptions import InvalidEventError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def _no_personal_identifier(value: str) -> str:
+    if looks_like_personal_identifier(value):
+        raise ValueError("looks like an e-mail address or personnummer; use a pseudonymous id or a label")
+    return value
+
+
+SafeLabel = Annotated[Label, AfterValidator(_no_personal_identifier)]
+
+
+class SubjectIdentifier(_Model):
+    """A data subject as the service knows them. The value is normalised and kept secret (not in repr)."""
+
+    kind: SubjectKind
+    value: SecretStr
+
+    @field_validator("value")
+    @classmethod
+    def _normalise(cls, value: SecretStr, info: Any) -> SecretStr:
+        kind = info.data.get("kind")
+        if kind is None:
+            return value
+        return SecretStr(normalise_identifier(kind, value.get_secret_value()))
+
+
+class PseudonymousSubject(_Model):
+    """A data subject as the log knows them: HMAC-SHA256 key in hex and the version of its secret."""
+
+    key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    key_version: int = Field(ge=1, le=65535)
+    kind: SubjectKind
+
+
+class Actor(_Model):
+    """Who processed the data: an employee (by employee number), a service, a processor, the subject."""
+
+    type: ActorType
+    id: SafeLabel
+    role: ActorRole
+
+
+class Party(_Model):
+    """An organisation. Swedish ones (country SE) must give a valid organisationsnummer."""
+
+    name: SafeLabel
+    country: CountryCode
+    organisation_number: str | None = None
+
+    @model_validator(mode="after")
+    def _check_organisation_number(self) -> Self:
+        if self.organisation_number is not None:
+            if self.country == "SE":
+                object.__setattr__(
+                    self, "organisation_number", normalise_organisation_number(self.organisation_number)
+                )
+        elif self.country == "SE":
+            raise ValueError("organisation_number is required for a Swedish (SE) party")
+        return self
+
+
+def _subject_form(value: Any) -> str:
+    if isinstance(value, PseudonymousSubject) or (isinstance(value, dict) and "key" in value):
+        return "pseudonym"
+    return "identifier"
+
+
+def _utc_micros(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC)
+
+
+class ProcessingEvent(_Model):
+    """The envelope every event carries. Use one of the concrete event classes."""
+
+    avro_name: ClassVar[str]
+    ENVELOPE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "event_id",
+        "occurred_at",
+        "subject",
+        "actor",
+        "purpose",
+        "legal_basis",
+        "data_categories",
+        "source_system",
+        "correlation_id",
+    )
+
+    def __init__(self, **data: Any) -> None:
+        # One error type for the caller, naming every bad field; see InvalidEventError.
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidEventError.from_validation_error(exc) from None
+
+    event_id: UUID = Field(default_factory=uuid4)
+    occurred_at: Annotated[AwareDatetime, AfterValidator(_utc_micros)] = Field(
+        default_factory=lambda: dt.datetime.now(dt.UTC)
+    )
+    subject: Annotated[
+        Annotated[SubjectIdentifier, Tag("identifier")] | Annotated[PseudonymousSubject, Tag("pseudonym")],
+        Discriminator(_subject_form),
+    ]
+    actor: Actor
+    purpose: Purpose
+    legal_basis: LegalBasis
+    data_categories: tuple[DataCategory, ...] = Field(min_length=1, max_length=32)
+    source_system: Label
+    correlation_id: Label | None = None
+
+    @field_validator("data_categories")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a category twice")
+        return value
+
+    @property
+    def event_type(self) -> str:
+        return str(getattr(self, "type"))  # noqa: B009 - set by each concrete class
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro record for this event; the subject must already be pseudonymous."""
+        if not isinstance(self.subject, PseudonymousSubject):
+            raise ValueError("subject must be pseudonymised before encoding")
+        data = self.model_dump(mode="python", exclude={"type"})
+        envelope = {name: data.pop(name) for name in self.ENVELOPE_FIELDS}
+        envelope["event_id"] = str(envelope["event_id"])
+        return {"envelope": envelope, **data}
+
+    @classmethod
+    def from_avro(cls, record: dict[str, Any]) -> Self:
+        fields = dict(record)
+        envelope = fields.pop("envelope")
+        return cls.model_validate({**envelope, **fields})
+
+
+class PersonalDataCollected(ProcessingEvent):
+    """Personal data entered the company's systems from ``source`` (``source_party``: which third party)."""
+
+    avro_name: ClassVar[str] = "pdtrail.PersonalDataCollected"
+    type: Literal["personal_data.collected"] = "personal_data.collected"
+    source: CollectionSource
+    source_party: Party | None = None
+
+
+class PersonalDataAccessed(ProcessingEvent):
+    """An actor read or changed the subject's data (``resource`` names what was opened)."""
+
+    avro_name: ClassVar[str] = "pdtrail.PersonalDataAccessed"
+    type: Literal["personal_data.accessed"] = "personal_data.accessed"
+    access_kind: AccessKind
+    resource: Label
+
+
+class PersonalDataShared(ProcessingEvent):
+    """Personal data was disclosed to ``recipient`` acting as ``recipient_role``."""
+
+    avro_name: ClassVar[str] = "pdtrail.PersonalDataShared"
+    type: Literal["personal_data.shared"] = "personal_data.shared"
+    recipient: Party
+    recipient_role: RecipientRole
+
+
+class CreditCheckPerformed(ProcessingEvent):
+    """A credit report was obtained from ``bureau`` under the bureau's ``reference``."""
+
+    avro_name: ClassVar[str] = "pdtrail.CreditCheckPerformed"
+    type: Literal["credit_check.performed"] = "credit_check.performed"
+    bureau: Party
+    reference: Label
+    outcome: CreditDecision | None = None
+
+
+EVENT_CLASSES: tuple[type[ProcessingEvent], ...] = (
+    PersonalDataCollected,
+    PersonalDataAccessed,
+    PersonalDataShared,
+    CreditCheckPerformed,
+)
+AnyEvent = Annotated[
+    PersonalDataCollected | PersonalDataAccessed | PersonalDataShared | CreditCheckPerformed,
+    Field(discriminator="type"),
+]
+EVENT_CLASS_BY_AVRO_NAME = {cls.avro_name: cls for cls in EVENT_CLASSES}
+EVENT_TYPES = tuple(cls.model_fields["type"].default for cls in EVENT_CLASSES)

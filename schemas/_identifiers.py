@@ -1,0 +1,82 @@
+"""Normalising raw identifiers, so that every spelling of one person gives one subject key.
+
+The functions raise ``ValueError`` with a reason that never repeats the identifier itself: these
+messages reach logs and error reports, raw identifiers must not.
+"""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from pdtrail.schemas._vocabulary import SubjectKind
+from personnummer import personnummer
+from stdnum.exceptions import ValidationError as StdnumValidationError
+from stdnum.se import orgnr
+
+_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+
+
+def normalise_personnummer(raw: str) -> str:
+    """Return the 12-digit form YYYYMMDDNNNC of a personnummer or samordningsnummer.
+
+    Accepts 10 or 12 digits, with or without the ``-``/``+`` separator (``+`` marks age 100 or more).
+    """
+    try:
+        parsed = personnummer.parse(raw.strip())
+    except personnummer.PersonnummerException:
+        raise ValueError(
+            "not a valid personnummer or samordningsnummer (format, date or check digit)"
+        ) from None
+    return str(parsed.format(long_format=True))
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        checked = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError("not a valid e-mail address") from None
+    # The domain is case-insensitive by standard; local parts are too in practice, and a subject who
+    # types their address in another case is still the same subject.
+    return checked.normalized.lower()
+
+
+def normalise_customer_id(raw: str) -> str:
+    value = raw.strip()
+    if not _CUSTOMER_ID.match(value):
+        raise ValueError("a customer id is 1-128 characters of letters, digits and _ . : / -")
+    return value
+
+
+_NORMALISERS = {
+    SubjectKind.PERSONNUMMER: normalise_personnummer,
+    SubjectKind.EMAIL: normalise_email,
+    SubjectKind.CUSTOMER_ID: normalise_customer_id,
+}
+
+
+def normalise_identifier(kind: SubjectKind, raw: str) -> str:
+    return _NORMALISERS[kind](raw)
+
+
+def guess_subject_kind(raw: str) -> SubjectKind:
+    """The kind a DPO most likely means: a valid personnummer, else an e-mail, else a customer id."""
+    if personnummer.valid(raw.strip()):
+        return SubjectKind.PERSONNUMMER
+    if "@" in raw:
+        return SubjectKind.EMAIL
+    return SubjectKind.CUSTOMER_ID
+
+
+def looks_like_personal_identifier(value: str) -> bool:
+    """True for strings that must not be used as an actor id or label: e-mails and personnummer."""
+    compact = value.strip()
+    return "@" in compact or personnummer.valid(compact)
+
+
+def normalise_organisation_number(raw: str) -> str:
+    """Return the 10-digit form of a Swedish organisationsnummer, checking its check digit."""
+    try:
+        return str(orgnr.validate(raw))
+    except StdnumValidationError as exc:
+        raise ValueError(f"not a valid Swedish organisationsnummer ({exc.message.lower()})") from None
