@@ -7,6 +7,7 @@ directory (default ``<home>/kafka``), so a broker is found again by the next com
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -123,9 +124,7 @@ class LocalBroker:
         log_dir = self.data_dir / "data"
         template = (KAFKA_DIR / "server.properties").read_text()
         self._config_file.write_text(
-            template.format(
-                node_id=self.node_id, port=self.port, controller_port=self.controller_port, log_dir=log_dir
-            )
+            template.format(node_id=self.node_id, port=self.port, controller_port=self.controller_port, log_dir=log_dir)
         )
         if (log_dir / "meta.properties").exists():
             return
@@ -189,7 +188,6 @@ class LocalBroker:
 
 
 def _reap(pid: int) -> None:
-    try:
+    # The broker is our child when this process started it; collect it so it does not linger as a zombie.
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

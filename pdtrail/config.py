@@ -118,9 +118,7 @@ class ServeSettings(_Section):
 class Settings(BaseSettings):
     """All of pdtrail's configuration. See the README for every variable."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="PDTRAIL_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="PDTRAIL_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     home: Path = Field(Path(".pdtrail"), description="Local state: broker data, embedded store, owner file.")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

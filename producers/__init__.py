@@ -12,7 +12,7 @@
 The raw identifier is pseudonymised here and never leaves the process.
 """
 
-from pdtrail.producers._emitter import AuditEmitter, EmitterStats
+from pdtrail.producers._emitter import AuditEmitter, EmitterStats, producer_config
 from pdtrail.producers._pseudonym import Pseudonymiser
 from pdtrail.producers.exceptions import (
     DeliveryError,
@@ -59,4 +59,5 @@ __all__ = [
     "RecipientRole",
     "SubjectIdentifier",
     "SubjectKind",
+    "producer_config",
 ]

@@ -13,13 +13,13 @@ from typing import Any
 from uuid import UUID
 
 from confluent_kafka import KafkaError, Message, Producer
-from pdtrail.producers._pseudonym import Pseudonymiser
-from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError
-from pdtrail.schemas import AnyEvent, EventCodec, InvalidEventError, ProcessingEvent, SubjectIdentifier
 from pydantic import TypeAdapter, ValidationError
 
 from pdtrail.config import Settings, load_settings
 from pdtrail.errors import ConfigError
+from pdtrail.producers._pseudonym import Pseudonymiser
+from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError
+from pdtrail.schemas import AnyEvent, EventCodec, InvalidEventError, ProcessingEvent, SubjectIdentifier
 
 logger = logging.getLogger("pdtrail.producers")
 
@@ -90,7 +90,7 @@ class AuditEmitter:
 
     def _start(self) -> None:
         self._pid = os.getpid()
-        self._producer = Producer(self._config)
+        self._producer = Producer(self._config, logger=logger)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_forever, name="pdtrail-emitter", daemon=True)
         self._poller.start()
@@ -118,9 +118,7 @@ class AuditEmitter:
             self._start()  # forked: librdkafka's threads did not survive, the parent's queue is not ours
         checked = self._coerce(event)
         if isinstance(checked.subject, SubjectIdentifier):
-            checked = checked.model_copy(
-                update={"subject": self._pseudonymiser.pseudonymise(checked.subject)}
-            )
+            checked = checked.model_copy(update={"subject": self._pseudonymiser.pseudonymise(checked.subject)})
         value = self._codec.encode(checked)
         key = checked.subject.key  # type: ignore[union-attr]
         report = functools.partial(self._on_delivery, str(checked.event_id))
@@ -132,9 +130,7 @@ class AuditEmitter:
                 break
             except BufferError:
                 if time.monotonic() >= deadline:
-                    raise EmitQueueFullError(
-                        self._settings.emitter.enqueue_timeout_s, len(self._producer)
-                    ) from None
+                    raise EmitQueueFullError(self._settings.emitter.enqueue_timeout_s, len(self._producer)) from None
                 self._producer.poll(0.05)
         with self._lock:
             self._emitted += 1

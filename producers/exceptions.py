@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pdtrail.schemas.exceptions import InvalidEventError
-
 from pdtrail.errors import PdtrailError, RetryableError
+from pdtrail.schemas.exceptions import InvalidEventError
 
 
 class EmitterClosedError(PdtrailError):

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
+
 from pdtrail.schemas._sample import sample_datum
 
 HERE = Path(__file__).parent
@@ -91,9 +92,7 @@ def event_sources(avro_dir: Path = AVRO_DIR) -> dict[str, Path]:
     return found
 
 
-def check_readable(
-    writer: dict[str, Any], reader: dict[str, Any], *, samples: int = 50, seed: int = 0
-) -> None:
+def check_readable(writer: dict[str, Any], reader: dict[str, Any], *, samples: int = 50, seed: int = 0) -> None:
     """Encode generated data under ``writer`` and decode it with ``reader``; raise if the reader cannot.
 
     Schema resolution errors (a removed enum symbol, a new field without a default, a changed type)

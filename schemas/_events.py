@@ -12,6 +12,20 @@ import datetime as dt
 from typing import Annotated, Any, ClassVar, Literal, Self
 from uuid import UUID, uuid4
 
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
 from pdtrail.schemas._identifiers import (
     looks_like_personal_identifier,
     normalise_identifier,
@@ -32,19 +46,6 @@ from pdtrail.schemas._vocabulary import (
     SubjectKind,
 )
 from pdtrail.schemas.exceptions import InvalidEventError
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    SecretStr,
-    Tag,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
 
 
 class _Model(BaseModel):
@@ -102,9 +103,7 @@ class Party(_Model):
     def _check_organisation_number(self) -> Self:
         if self.organisation_number is not None:
             if self.country == "SE":
-                object.__setattr__(
-                    self, "organisation_number", normalise_organisation_number(self.organisation_number)
-                )
+                object.__setattr__(self, "organisation_number", normalise_organisation_number(self.organisation_number))
         elif self.country == "SE":
             raise ValueError("organisation_number is required for a Swedish (SE) party")
         return self

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 
 from email_validator import EmailNotValidError, validate_email
-from pdtrail.schemas._vocabulary import SubjectKind
 from personnummer import personnummer
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.se import orgnr
+
+from pdtrail.schemas._vocabulary import SubjectKind
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 
@@ -25,9 +26,7 @@ def normalise_personnummer(raw: str) -> str:
     try:
         parsed = personnummer.parse(raw.strip())
     except personnummer.PersonnummerException:
-        raise ValueError(
-            "not a valid personnummer or samordningsnummer (format, date or check digit)"
-        ) from None
+        raise ValueError("not a valid personnummer or samordningsnummer (format, date or check digit)") from None
     return str(parsed.format(long_format=True))
 
 

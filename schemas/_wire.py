@@ -10,10 +10,11 @@ from __future__ import annotations
 from io import BytesIO
 
 from fastavro import schemaless_reader, schemaless_writer
-from pdtrail.schemas._catalog import SchemaCatalog
+from pydantic import ValidationError
+
+from pdtrail.schemas._catalog import SchemaCatalog, SchemaVersion
 from pdtrail.schemas._events import EVENT_CLASS_BY_AVRO_NAME, ProcessingEvent
 from pdtrail.schemas.exceptions import InvalidEventError, UndecodableMessageError, UnknownSchemaError
-from pydantic import ValidationError
 
 MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
@@ -33,13 +34,15 @@ class EventCodec:
         try:
             schemaless_writer(buf, writer.parsed, event.to_avro())
         except (ValueError, TypeError) as exc:
-            raise InvalidEventError(
-                "(event)", f"does not fit schema {writer.name} v{writer.version}: {exc}"
-            ) from None
+            raise InvalidEventError("(event)", f"does not fit schema {writer.name} v{writer.version}: {exc}") from None
         return buf.getvalue()
 
     def decode(self, data: bytes | None) -> ProcessingEvent:
         """Decode and validate one message; raises UndecodableMessageError or InvalidEventError."""
+        return self.decode_versioned(data)[0]
+
+    def decode_versioned(self, data: bytes | None) -> tuple[ProcessingEvent, SchemaVersion]:
+        """Like decode(), also returning the writer schema version the message was encoded with."""
         if not data or len(data) < HEADER_SIZE or data[:2] != MARKER:
             raise UndecodableMessageError("not Avro single-object encoded (missing C3 01 marker)")
         fp = data[2:HEADER_SIZE]
@@ -55,10 +58,8 @@ class EventCodec:
                 f"body does not decode as {writer.name} v{writer.version}: {type(exc).__name__}"
             ) from None
         if body.tell() != len(data) - HEADER_SIZE:
-            raise UndecodableMessageError(
-                f"{len(data) - HEADER_SIZE - body.tell()} trailing bytes after the body"
-            )
+            raise UndecodableMessageError(f"{len(data) - HEADER_SIZE - body.tell()} trailing bytes after the body")
         try:
-            return EVENT_CLASS_BY_AVRO_NAME[writer.name].from_avro(record)  # type: ignore[no-any-return]
+            return EVENT_CLASS_BY_AVRO_NAME[writer.name].from_avro(record), writer
         except ValidationError as exc:
             raise InvalidEventError.from_validation_error(exc) from None

@@ -25,9 +25,7 @@ class InvalidEventError(PdtrailError, ValueError):
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
             # Union members show up as path elements ("SubjectIdentifier"); they are not fields.
-            loc = [
-                str(p) for p in error["loc"] if not (isinstance(p, str) and (p[:1].isupper() or p in _TAGS))
-            ]
+            loc = [str(p) for p in error["loc"] if not (isinstance(p, str) and (p[:1].isupper() or p in _TAGS))]
             field = ".".join([prefix, *loc] if prefix else loc) or "(event)"
             problems.append((field, error["msg"].removeprefix("Value error, ")))
         return cls(problems[0][0], problems[0][1], problems)

@@ -1,0 +1,80 @@
+"""A decoded event as a row of the ``events`` table (infra/clickhouse/migrations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pdtrail.schemas import (
+    CreditCheckPerformed,
+    Party,
+    PersonalDataAccessed,
+    PersonalDataCollected,
+    PersonalDataShared,
+    ProcessingEvent,
+    PseudonymousSubject,
+    SchemaVersion,
+)
+
+COLUMNS = (
+    "event_id", "event_type", "occurred_at", "subject_key", "subject_key_version", "subject_kind",
+    "actor_type", "actor_id", "actor_role", "purpose", "legal_basis", "data_categories", "source_system",
+    "correlation_id", "collection_source", "access_kind", "resource", "party_name", "party_org_no",
+    "party_country", "party_role", "reference", "outcome", "schema_name", "schema_version",
+    "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at",
+)  # fmt: skip
+
+
+def _party(party: Party | None, role: str = "") -> dict[str, str]:
+    if party is None:
+        return {}
+    return {
+        "party_name": party.name,
+        "party_org_no": party.organisation_number or "",
+        "party_country": party.country,
+        "party_role": role,
+    }
+
+
+def _specific(event: ProcessingEvent) -> dict[str, Any]:
+    if isinstance(event, PersonalDataCollected):
+        return {"collection_source": event.source.value, **_party(event.source_party)}
+    if isinstance(event, PersonalDataAccessed):
+        return {"access_kind": event.access_kind.value, "resource": event.resource}
+    if isinstance(event, PersonalDataShared):
+        return _party(event.recipient, event.recipient_role.value)
+    if isinstance(event, CreditCheckPerformed):
+        outcome = event.outcome.value if event.outcome else ""
+        return {**_party(event.bureau), "reference": event.reference, "outcome": outcome}
+    raise TypeError(f"no row mapping for {type(event).__name__}")
+
+
+def event_row(
+    event: ProcessingEvent, schema: SchemaVersion, topic: str, partition: int, offset: int, ingested_at: dt.datetime
+) -> list[Any]:
+    subject = event.subject
+    assert isinstance(subject, PseudonymousSubject)  # decoded events always are
+    values: dict[str, Any] = {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "occurred_at": event.occurred_at,
+        "subject_key": subject.key,
+        "subject_key_version": subject.key_version,
+        "subject_kind": subject.kind.value,
+        "actor_type": event.actor.type.value,
+        "actor_id": event.actor.id,
+        "actor_role": event.actor.role,
+        "purpose": event.purpose,
+        "legal_basis": event.legal_basis.value,
+        "data_categories": list(event.data_categories),
+        "source_system": event.source_system,
+        "correlation_id": event.correlation_id or "",
+        "schema_name": schema.name,
+        "schema_version": schema.version,
+        "kafka_topic": topic,
+        "kafka_partition": partition,
+        "kafka_offset": offset,
+        "ingested_at": ingested_at,
+        **_specific(event),
+    }
+    return [values.get(column, "") for column in COLUMNS]

@@ -1,0 +1,107 @@
+"""The ``pdtrail`` command. Each sub-command's ``--help`` says what it does and what it needs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from rich.console import Console
+
+from pdtrail.config import Settings, load_settings
+from pdtrail.errors import PdtrailError
+
+Handler = Callable[[argparse.Namespace, Settings, Console], int]
+
+_EPILOG = """\
+configuration: PDTRAIL_* environment variables or pdtrail.toml (see the README), e.g.
+  PDTRAIL_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092   PDTRAIL_STORE__DSN=chdb:///var/lib/pdtrail/store
+  PDTRAIL_PSEUDONYM__SECRET_FILE=/run/secrets/pdtrail   (without one, a local secret in .pdtrail/ is used)
+"""
+
+
+def _lineage_args(parser: argparse.ArgumentParser) -> None:
+    from pdtrail._cli._output import FORMATS
+    from pdtrail._cli._query_cmds import parse_moment
+
+    parser.add_argument("identifier", help="personnummer/samordningsnummer (any form), e-mail or customer id")
+    parser.add_argument("--kind", choices=["personnummer", "email", "customer_id"], help="default: guessed")
+    parser.add_argument("--since", type=parse_moment, help="from this date/time, inclusive (UTC)")
+    parser.add_argument("--until", type=parse_moment, help="up to this date/time, exclusive (UTC)")
+    parser.add_argument("--limit", type=int, default=10_000, help="at most this many rows (default 10000)")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="table (default), json lines, csv")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pdtrail._cli import _demo, _infra_cmds, _ingest_cmds, _query_cmds
+
+    parser = argparse.ArgumentParser(
+        prog="pdtrail",
+        description="pdtrail: a personal-data audit trail (SDK → Kafka → ClickHouse → DPO answers).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    demo = add("demo", _demo.demo, "Run the whole pipeline on the embedded defaults and answer a DPO question.")
+    demo.add_argument("--subjects", type=int, default=300, help="generated data subjects (default 300)")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the generated stream")
+    demo.add_argument("--keep-broker", action="store_true", help="leave Kafka running afterwards")
+
+    emit = add("emit", _ingest_cmds.emit, "Emit JSON-lines events through the SDK (see the README for the shape).")
+    emit.add_argument("--file", required=True, help="a .jsonl file, or - for standard input")
+    emit.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for delivery at the end")
+
+    consume = add("consume", _ingest_cmds.consume, "Consume the audit topic into ClickHouse.")
+    consume.add_argument("--drain", action="store_true", help="stop once every partition is read to its end")
+
+    serve = add("serve", _ingest_cmds.serve, "Own the store: consume and answer other processes' queries.")
+    serve.add_argument("--drain", action="store_true", help=argparse.SUPPRESS)
+
+    for name, text in (
+        ("who-accessed", "Who accessed a data subject's data: actor, role, purpose, legal basis, categories, when."),
+        ("timeline", "Every processing event for a data subject, oldest first."),
+    ):
+        _lineage_args(add(name, _query_cmds.lineage, text))
+
+    broker = add("broker", _infra_cmds.broker, "Start, stop or check the local Kafka broker (KRaft, 127.0.0.1).")
+    broker.add_argument("action", choices=["start", "stop", "status"])
+    add("topics", _infra_cmds.topics, "Create the audit and dead-letter topics if missing.")
+    db = add("db", _infra_cmds.db, "Apply the ClickHouse migrations in infra/clickhouse/migrations.")
+    db.add_argument("action", choices=["migrate"])
+    schemas = add("schemas", _infra_cmds.schemas, "Check for unreleased schema edits, or release them.")
+    schemas.add_argument("action", choices=["check", "freeze"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Piped output keeps whole rows: a DPO's table is read in a file or a ticket, not on an 80-column screen.
+    console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)
+    errors = Console(stderr=True)
+    try:
+        from pdtrail._cli._demo import with_local_secret
+
+        settings = with_local_secret(load_settings(), errors, create=args.command == "demo")
+        return int(args.handler(args, settings, console))
+    except PdtrailError as exc:
+        errors.print(f"[red]pdtrail: {exc}[/]")
+        return 2
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""``pdtrail emit``, ``pdtrail consume``, ``pdtrail serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pdtrail.config import Settings
+from pdtrail.consumers import AuditConsumer, ConsumeStats
+from pdtrail.infra import apply_migrations
+from pdtrail.producers import AuditEmitter, InvalidEventError
+from pdtrail.store import OwnerRecord, QueryServer, connect, read_owner, remove_owner, write_owner
+from pdtrail.store._connect import StoreLockedError
+
+logger = logging.getLogger("pdtrail.cli")
+
+
+def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    rejected = 0
+    with source, AuditEmitter(settings) as emitter, _progress(console) as progress:
+        task = progress.add_task("emitting", total=None)
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                emitter.emit(json.loads(line))
+            except json.JSONDecodeError as exc:
+                rejected += 1
+                console.print(f"[red]line {number}[/]: not JSON ({exc.msg} at column {exc.colno})")
+            except InvalidEventError as exc:
+                rejected += 1
+                for field, reason in exc.problems:
+                    console.print(f"[red]line {number}[/]: {field}: {reason}")
+            progress.advance(task)
+        left = emitter.flush(args.timeout)
+    stats = emitter.stats
+    console.print(f"emitted {stats.emitted}, delivered {stats.delivered}, failed {stats.failed}, rejected {rejected}")
+    if left:
+        console.print(f"[red]{left} events still unconfirmed after {args.timeout}s[/]")
+    return 0 if not (rejected or left or stats.failed) else 1
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False, disable=not console.is_terminal,
+    )  # fmt: skip
+
+
+def _install_stop_handlers(consumer: AuditConsumer) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        logger.info("signal %d: finishing the current batch and stopping", signum)
+        consumer.stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _summary(stats: ConsumeStats) -> str:
+    return f"consumed {stats.consumed}, stored {stats.stored}, dead-lettered {stats.dead_lettered}"
+
+
+def consume(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    owner = read_owner(settings)
+    if owner is not None:
+        console.print(f"[red]`pdtrail serve` (pid {owner.pid}) owns the embedded store and consumes already[/]")
+        return 2
+    client = connect(settings)
+    apply_migrations(client)
+    with _progress(console) as progress:
+        task = progress.add_task("consuming", total=None)
+        consumer = AuditConsumer(settings, client, on_progress=lambda s: progress.update(task, completed=s.consumed))
+        _install_stop_handlers(consumer)
+        stats = consumer.run(drain=args.drain)
+    console.print(_summary(stats))
+    return 0
+
+
+def serve(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Own the store: consume continuously and answer other processes' queries until SIGINT/SIGTERM."""
+    from pdtrail.queries import LocalQueries
+
+    try:
+        client = connect(settings)
+    except StoreLockedError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    apply_migrations(client)
+    consumer = AuditConsumer(settings, client)
+    health = lambda: {"consumer": consumer.stats.__dict__}  # noqa: E731
+    server = QueryServer(
+        LocalQueries(connect(settings, create_database=False)), token := secrets.token_urlsafe(32),
+        host=settings.serve.host, port=settings.serve.port, health=health,
+    ).start()  # fmt: skip
+    if settings.store_is_embedded:
+        write_owner(settings, OwnerRecord(pid=os.getpid(), url=server.url, token=token))
+    console.print(f"serving queries on {server.url}; consuming {settings.kafka.topic}. Ctrl-C stops.")
+    _install_stop_handlers(consumer)
+    try:
+        stats = consumer.run(drain=args.drain)
+    finally:
+        if settings.store_is_embedded:
+            remove_owner(settings)
+        server.stop()
+    console.print(_summary(stats))
+    return 0

@@ -1,0 +1,66 @@
+"""Opening the ClickHouse store: embedded chDB on disk (``chdb:///dir``) or a server (``http(s)://``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
+
+from pdtrail.config import Settings
+from pdtrail.errors import PdtrailError, RetryableError
+
+
+class StoreLockedError(PdtrailError):
+    """Another process owns the embedded store; chDB lets one process open a directory at a time."""
+
+    def __init__(self, path: str, owner_pid: int | None) -> None:
+        self.path = path
+        self.owner_pid = owner_pid
+        who = f"process {owner_pid} (`pdtrail serve`)" if owner_pid else "another process"
+        super().__init__(f"the embedded store {path} is in use by {who}")
+
+
+def embedded_path(settings: Settings) -> Path | None:
+    """The on-disk directory of an embedded store, or None for a server."""
+    dsn = settings.store_dsn
+    if not dsn.startswith("chdb:"):
+        return None
+    return Path(dsn.removeprefix("chdb://"))
+
+
+def connect(settings: Settings, *, create_database: bool = True) -> Client:
+    """A client on the configured database; creates the database (and the embedded directory) if missing."""
+    dsn, database = settings.store_dsn, settings.store.database
+    path = embedded_path(settings)
+    extra: dict[str, object] = {}
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        if settings.store.username:
+            extra["username"] = settings.store.username
+        if settings.store.password:
+            extra["password"] = settings.store.password.get_secret_value()
+    try:
+        if create_database:
+            bootstrap = clickhouse_connect.get_client(dsn=dsn, **extra)
+            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")  # name checked by StoreSettings
+            bootstrap.close()
+        return clickhouse_connect.get_client(dsn=dsn, database=database, **extra)
+    except (ClickHouseError, ProgrammingError, OSError) as exc:
+        text = str(exc)
+        if path is not None and ("Cannot lock file" in text or "already running" in text):
+            from pdtrail.store._owner import read_owner
+
+            owner = read_owner(settings)
+            raise StoreLockedError(str(path), owner.pid if owner else None) from None
+        raise RetryableError(f"cannot open the store at {_safe(dsn)}: {text.splitlines()[0][:300]}") from None
+
+
+def _safe(dsn: str) -> str:
+    # A DSN may carry a password (user:pass@host); never print it.
+    if "@" in dsn and "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return dsn

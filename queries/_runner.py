@@ -1,0 +1,123 @@
+"""Running the named ``.sql`` files of this package, locally or through the store's owner process.
+
+Only the queries shipped here can run, and only with server-side parameters: a value never becomes
+part of the SQL text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from pdtrail.queries.exceptions import QueryError, StoreUnavailableError
+
+SQL_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+class QueryBackend(Protocol):
+    """Something that runs a named query: the store itself, or the process that owns it."""
+
+    def run(self, name: str, params: Mapping[str, Any]) -> QueryResult: ...
+
+
+def query_names() -> list[str]:
+    return sorted(p.stem for p in SQL_DIR.glob("*.sql"))
+
+
+@cache
+def load_sql(name: str) -> str:
+    if name not in query_names():
+        raise QueryError(f"no query named {name!r}; known: {', '.join(query_names())}")
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+class LocalQueries:
+    """Runs queries on a clickhouse-connect client (``chdb://`` or ``http(s)://``)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def run(self, name: str, params: Mapping[str, Any]) -> QueryResult:
+        try:
+            result = self.client.query(load_sql(name), parameters=dict(params))
+        except ClickHouseError as exc:
+            raise QueryError(f"query {name} failed: {exc}") from None
+        rows = [tuple(_utc(v) for v in row) for row in result.result_rows]
+        return QueryResult(list(result.column_names), [t.name for t in result.column_types], rows)
+
+
+def _utc(value: Any) -> Any:
+    # Every time column of the log is UTC; chDB hands some back without the zone.
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+# JSON transport for RemoteQueries: values go out as text and come back typed by column type.
+def to_json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [to_json_value(v) for v in value]
+    return value
+
+
+def _from_json_value(type_name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if type_name.startswith("DateTime"):
+        return dt.datetime.fromisoformat(value)
+    if type_name == "UUID":
+        return uuid.UUID(value)
+    return value
+
+
+class RemoteQueries:
+    """Asks the long-lived process that owns an embedded store (``pdtrail serve``) to run queries."""
+
+    def __init__(self, url: str, token: str, timeout_s: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._token = token
+        self.timeout_s = timeout_s
+
+    def run(self, name: str, params: Mapping[str, Any]) -> QueryResult:
+        body = json.dumps({"params": {k: to_json_value(v) for k, v in params.items()}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/v1/query/{name}",
+            data=body,
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                payload = json.load(response)
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
+            raise QueryError(f"query {name} failed in the store owner: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise StoreUnavailableError(f"the store owner at {self.url} did not answer: {exc}") from None
+        types = payload["types"]
+        rows = [tuple(_from_json_value(t, v) for t, v in zip(types, row, strict=True)) for row in payload["rows"]]
+        return QueryResult(payload["columns"], types, rows)

@@ -1,0 +1,29 @@
+-- Everything that happened to the subject's data, oldest first: collection, access, sharing, credit checks.
+-- party_* is the other organisation: source of a collection, recipient of a sharing, bureau of a credit check.
+SELECT
+    occurred_at,
+    event_type,
+    actor_type,
+    actor_id,
+    actor_role,
+    purpose,
+    legal_basis,
+    data_categories,
+    source_system,
+    collection_source,
+    access_kind,
+    resource,
+    party_name,
+    party_org_no,
+    party_country,
+    party_role,
+    reference,
+    outcome,
+    correlation_id,
+    event_id
+FROM events
+WHERE subject_key IN {subject_keys:Array(String)}
+  AND occurred_at >= {since:DateTime64(6, 'UTC')}
+  AND occurred_at < {until:DateTime64(6, 'UTC')}
+ORDER BY occurred_at, event_id
+LIMIT {limit:UInt32}

@@ -1,0 +1,21 @@
+-- Who accessed the subject's data: one row per access (view, search, export, print, modify), newest first.
+-- subject_keys holds the subject's key under every pseudonymisation key version.
+SELECT
+    occurred_at,
+    actor_type,
+    actor_id,
+    actor_role,
+    access_kind,
+    resource,
+    purpose,
+    legal_basis,
+    data_categories,
+    source_system,
+    event_id
+FROM events
+WHERE subject_key IN {subject_keys:Array(String)}
+  AND event_type = 'personal_data.accessed'
+  AND occurred_at >= {since:DateTime64(6, 'UTC')}
+  AND occurred_at < {until:DateTime64(6, 'UTC')}
+ORDER BY occurred_at DESC, event_id
+LIMIT {limit:UInt32}
