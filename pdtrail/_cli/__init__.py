@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Piped output keeps whole rows: a DPO's table is read in a file or a ticket, not on an 80-column screen.
     console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)
     try:
         from pdtrail._cli._demo import with_local_secret
 

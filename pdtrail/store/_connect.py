@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import clickhouse_connect
@@ -50,12 +51,25 @@ def connect(settings: Settings, *, create_database: bool = True) -> Client:
         return clickhouse_connect.get_client(dsn=dsn, database=database, **extra)
     except (ClickHouseError, ProgrammingError, OSError) as exc:
         text = str(exc)
-        if path is not None and ("Cannot lock file" in text or "already running" in text):
+        if path is not None and _locked_elsewhere(path):
             from pdtrail.store._owner import read_owner
 
             owner = read_owner(settings)
             raise StoreLockedError(str(path), owner.pid if owner else None) from None
         raise RetryableError(f"cannot open the store at {_safe(dsn)}: {text.splitlines()[0][:300]}") from None
+
+
+def _locked_elsewhere(path: Path) -> bool:
+    """True if another process holds the engine's lock on ``<path>/status`` (ClickHouse uses flock)."""
+    try:
+        with open(path / "status", "rb") as status:
+            fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(status, fcntl.LOCK_UN)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _safe(dsn: str) -> str:
