@@ -62,7 +62,11 @@ class LocalQueries:
         try:
             result = self.client.query(load_sql(name), parameters=dict(params))
         except ClickHouseError as exc:
-            raise QueryError(f"query {name} failed: {exc}") from None
+            if "UNKNOWN_TABLE" in str(exc):
+                raise QueryError(
+                    "the store has no pdtrail tables yet: run `pdtrail db migrate` or consume first"
+                ) from None
+            raise QueryError(f"query {name} failed: {str(exc).splitlines()[0][:500]}") from None
         rows = [tuple(_utc(v) for v in row) for row in result.result_rows]
         return QueryResult(list(result.column_names), [t.name for t in result.column_types], rows)
 

@@ -6,6 +6,7 @@ Schemas are files: ``avro/`` as edited, ``history/`` as released (see :mod:`pdtr
 
 from pdtrail.schemas._catalog import SchemaCatalog, SchemaVersion
 from pdtrail.schemas._events import (
+    EVENT_CLASS_BY_TYPE,
     EVENT_CLASSES,
     EVENT_TYPES,
     Actor,
@@ -34,6 +35,7 @@ from pdtrail.schemas.exceptions import InvalidEventError, UndecodableMessageErro
 
 __all__ = [
     "EVENT_CLASSES",
+    "EVENT_CLASS_BY_TYPE",
     "EVENT_TYPES",
     "AccessKind",
     "Actor",

@@ -232,4 +232,5 @@ AnyEvent = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_CLASS_BY_AVRO_NAME = {cls.avro_name: cls for cls in EVENT_CLASSES}
-EVENT_TYPES = tuple(cls.model_fields["type"].default for cls in EVENT_CLASSES)
+EVENT_CLASS_BY_TYPE: dict[str, type[ProcessingEvent]] = {cls.model_fields["type"].default: cls for cls in EVENT_CLASSES}
+EVENT_TYPES = tuple(EVENT_CLASS_BY_TYPE)

@@ -24,6 +24,38 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_TABLE_HIDDEN = {"event_id", "correlation_id", "source_system"}  # in json/csv; too long for a screen
+_DETAIL_COLUMNS = ("collection_source", "access_kind", "resource", "party_name", "party_org_no",
+                   "party_country", "party_role", "reference", "outcome")  # fmt: skip
+
+
+def _detail(row: dict[str, Any]) -> str:
+    """One readable phrase for the type-specific columns of a timeline row."""
+    kind = row.get("event_type", "")
+    party = row.get("party_name", "")
+    if party:
+        party += f" ({row['party_country']} {row['party_org_no']})".replace("  ", " ").replace(" )", ")")
+    if kind == "personal_data.collected":
+        return f"from {row['collection_source']}" + (f": {party}" if party else "")
+    if kind == "personal_data.accessed":
+        return f"{row['access_kind']} {row['resource']}"
+    if kind == "personal_data.shared":
+        return f"to {party} as {row['party_role']}"
+    if kind == "credit_check.performed":
+        return f"at {party}, ref {row['reference']}" + (f", {row['outcome']}" if row.get("outcome") else "")
+    return ""
+
+
+def for_screen(result: QueryResult) -> QueryResult:
+    """The columns a person reads: ids hidden, type-specific columns folded into one 'detail'."""
+    rows = result.as_dicts()
+    fold = "event_type" in result.columns and any(c in result.columns for c in _DETAIL_COLUMNS)
+    keep = [c for c in result.columns if c not in _TABLE_HIDDEN and not (fold and c in _DETAIL_COLUMNS)]
+    columns = [*keep, "detail"] if fold else keep
+    table_rows = [tuple(r[c] for c in keep) + ((_detail(r),) if fold else ()) for r in rows]
+    return QueryResult(columns, [], table_rows)
+
+
 def print_result(result: QueryResult, fmt: str, title: str, console: Console) -> None:
     if fmt == "json":
         for row in result.rows:
@@ -34,6 +66,7 @@ def print_result(result: QueryResult, fmt: str, title: str, console: Console) ->
         writer.writerow(result.columns)
         writer.writerows([_cell(v) for v in row] for row in result.rows)
         return
+    result = for_screen(result)
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in result.columns:
         table.add_column(column.replace("_", " "), overflow="fold")

@@ -83,5 +83,7 @@ def _truncated(settings: Settings) -> bytes:
     from pdtrail.schemas import EventCodec
 
     _, event = next(iter(simulate_company(1, seed=9)))
-    pseudonymous = event.model_copy(update={"subject": Pseudonymiser.from_settings(settings).pseudonymise(event.subject)})
+    pseudonymous = event.model_copy(
+        update={"subject": Pseudonymiser.from_settings(settings).pseudonymise(event.subject)}
+    )
     return EventCodec().encode(pseudonymous)[:-7]

@@ -21,15 +21,23 @@ def test_raw_identifiers_never_leave_the_sdk(pipeline: Settings) -> None:
     people = [generate_personnummer(rng) for _ in range(5)] + [generate_personnummer(rng, coordination=True)]
     email = f"kund.{rng.randrange(10**6)}@exempel.se"
     subjects = [SubjectIdentifier(kind="personnummer", value=p) for p in people]
-    subjects += [SubjectIdentifier(kind="email", value=email.upper()), SubjectIdentifier(kind="customer_id", value="c-1")]
+    subjects += [
+        SubjectIdentifier(kind="email", value=email.upper()),
+        SubjectIdentifier(kind="customer_id", value="c-1"),
+    ]
     with AuditEmitter(pipeline) as emitter:
         for subject in subjects:
             emitter.emit(
                 PersonalDataAccessed(
-                    subject=subject, actor=Actor(type="employee", id="emp-7", role="support"),
-                    purpose="customer_service", legal_basis="contract", data_categories=("name",),
-                    source_system="crm", access_kind="view", resource="customer-record",
-                )  # fmt: skip
+                    subject=subject,
+                    actor=Actor(type="employee", id="emp-7", role="support"),
+                    purpose="customer_service",
+                    legal_basis="contract",
+                    data_categories=("name",),
+                    source_system="crm",
+                    access_kind="view",
+                    resource="customer-record",
+                )
             )
     forbidden = [s.encode() for p in people for s in _spellings(p)] + [email.encode(), email.upper().encode()]
 
