@@ -9,7 +9,9 @@ rejected with a message that names them, so a typo never silently falls back to 
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -155,13 +158,34 @@ class Settings(BaseSettings):
         )
 
 
+def _unparsable_variable(prefix: str) -> str:
+    """The variable under ``prefix`` whose value pydantic-settings could not parse as JSON."""
+    for variable, value in os.environ.items():
+        # Only the mapping-valued settings are parsed as JSON.
+        if variable.startswith(prefix + "__") and variable.endswith(("__PRODUCER", "__CONSUMER", "__PREVIOUS_SECRETS")):
+            try:
+                json.loads(value)
+            except ValueError:
+                return variable
+    return prefix
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings; a bad value raises ConfigError naming the setting instead of a stack trace."""
     config_file = os.environ.get("PDTRAIL_CONFIG")
     if config_file and not Path(config_file).is_file():
         raise ConfigError("PDTRAIL_CONFIG", f"no such file: {config_file}")
+    known = {f"PDTRAIL_{name.upper()}" for name in Settings.model_fields} | {"PDTRAIL_CONFIG"}
+    for variable in os.environ:
+        if variable.startswith("PDTRAIL_") and variable.split("__")[0] not in known:
+            raise ConfigError(variable, "not a pdtrail setting (nested settings use a double underscore)")
     try:
         return Settings(**overrides)
+    except SettingsError as exc:
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "*"
+        raise ConfigError(_unparsable_variable(f"PDTRAIL_{field.upper()}"), "not valid JSON") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("PDTRAIL_CONFIG", f"the TOML file does not parse: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         setting = "PDTRAIL_" + "__".join(str(p).upper() for p in first["loc"])

@@ -22,8 +22,8 @@ from pydantic import (
     SecretStr,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from pdtrail.schemas._identifiers import (
@@ -97,16 +97,17 @@ class Party(_Model):
 
     name: SafeLabel
     country: CountryCode
-    organisation_number: str | None = None
+    # validate_default: a Swedish party that leaves it out is caught by the validator below, by name.
+    organisation_number: str | None = Field(None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _check_organisation_number(self) -> Self:
-        if self.organisation_number is not None:
-            if self.country == "SE":
-                object.__setattr__(self, "organisation_number", normalise_organisation_number(self.organisation_number))
-        elif self.country == "SE":
-            raise ValueError("organisation_number is required for a Swedish (SE) party")
-        return self
+    @field_validator("organisation_number")
+    @classmethod
+    def _valid_in_sweden(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("country") != "SE":
+            return value
+        if value is None:
+            raise ValueError("required for a Swedish (SE) party")
+        return normalise_organisation_number(value)
 
 
 def _subject_form(value: Any) -> str:
@@ -181,7 +182,7 @@ class ProcessingEvent(_Model):
     def from_avro(cls, record: dict[str, Any]) -> Self:
         fields = dict(record)
         envelope = fields.pop("envelope")
-        return cls.model_validate({**envelope, **fields})
+        return cls(**envelope, **fields)  # through __init__, so errors arrive as InvalidEventError
 
 
 class PersonalDataCollected(ProcessingEvent):

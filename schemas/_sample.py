@@ -18,6 +18,18 @@ _PRIMITIVES = {
 }
 
 
+# Raw values that stay within what Python's date and time types can hold.
+_LOGICAL_RANGES = {
+    "date": (0, 2_900_000),  # days since 1970, up to year ~9900
+    "time-millis": (0, 86_399_999),
+    "time-micros": (0, 86_399_999_999),
+    "timestamp-millis": (0, 2**47),
+    "timestamp-micros": (0, 2**56),
+    "local-timestamp-millis": (0, 2**47),
+    "local-timestamp-micros": (0, 2**56),
+}
+
+
 def sample_datum(schema: Any, rng: random.Random, named: dict[str, Any] | None = None) -> Any:
     """One random value valid for ``schema`` (an expanded schema as stored in history/)."""
     named = {} if named is None else named
@@ -26,8 +38,11 @@ def sample_datum(schema: Any, rng: random.Random, named: dict[str, Any] | None =
     if isinstance(schema, list):
         return sample_datum(rng.choice(schema), rng, named)
     kind = schema["type"]
-    if schema.get("logicalType") == "uuid":
+    logical = schema.get("logicalType")
+    if logical == "uuid":
         return str(uuid.UUID(int=rng.getrandbits(128)))
+    if logical in _LOGICAL_RANGES:
+        return rng.randint(*_LOGICAL_RANGES[logical])
     if kind in ("record", "enum", "fixed"):
         named[schema["name"]] = schema
     if kind == "record":

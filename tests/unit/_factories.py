@@ -1,0 +1,171 @@
+"""Builders for valid events and hypothesis strategies, shared by the unit tests.
+
+Every identifier is generated (pdtrail.simulate with a seeded random.Random); none is a real person's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from hypothesis import strategies as st
+
+from pdtrail.producers import Pseudonymiser
+from pdtrail.schemas import (
+    EVENT_CLASSES,
+    AccessKind,
+    ActorType,
+    CollectionSource,
+    CreditCheckPerformed,
+    CreditDecision,
+    LegalBasis,
+    PersonalDataAccessed,
+    PersonalDataCollected,
+    PersonalDataShared,
+    ProcessingEvent,
+    PseudonymousSubject,
+    RecipientRole,
+    SubjectKind,
+)
+from pdtrail.simulate import generate_organisation_number, generate_personnummer
+
+SECRET_V1 = b"unit-test-secret-version-1-000000"
+SECRET_V2 = b"unit-test-secret-version-2-111111"
+WHEN = dt.datetime(2026, 3, 14, 9, 26, 53, 589793, tzinfo=dt.UTC)
+
+
+def pseudonymiser() -> Pseudonymiser:
+    """Two key versions; version 2 is current."""
+    return Pseudonymiser({1: SECRET_V1, 2: SECRET_V2}, current_version=2)
+
+
+def personnummer(seed: int = 1, *, coordination: bool = False) -> str:
+    return generate_personnummer(random.Random(seed), coordination=coordination)
+
+
+def spellings(pnr12: str) -> list[str]:
+    """Every accepted spelling of a 12-digit personnummer of someone younger than 100."""
+    short = pnr12[2:]
+    return [pnr12, f"{pnr12[:8]}-{pnr12[8:]}", short, f"{short[:6]}-{short[6:]}", f"  {pnr12}\n"]
+
+
+def organisation_number(seed: int = 1) -> str:
+    return generate_organisation_number(random.Random(seed))
+
+
+def swedish_party(seed: int = 1, name: str = "Exempelbolaget AB") -> dict[str, Any]:
+    return {"name": name, "country": "SE", "organisation_number": organisation_number(seed)}
+
+
+def envelope(pnr: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid envelope with a raw personnummer subject (generated)."""
+    data: dict[str, Any] = {
+        "occurred_at": WHEN,
+        "subject": {"kind": "personnummer", "value": pnr or personnummer()},
+        "actor": {"type": "employee", "id": "emp-1042", "role": "customer_service"},
+        "purpose": "customer_service",
+        "legal_basis": "contract",
+        "data_categories": ["name", "contact_details"],
+        "source_system": "crm",
+        "correlation_id": "trace-0001",
+    }
+    data.update(overrides)
+    return data
+
+
+SPECIFIC: dict[type[ProcessingEvent], dict[str, Any]] = {
+    PersonalDataCollected: {"source": "third_party_lead", "source_party": swedish_party(2, "Leadbolaget AB")},
+    PersonalDataAccessed: {"access_kind": "view", "resource": "customer-record"},
+    PersonalDataShared: {"recipient": swedish_party(3, "Betalbolaget AB"), "recipient_role": "processor"},
+    CreditCheckPerformed: {"bureau": swedish_party(4, "Kreditbolaget AB"), "reference": "KK-00000001"},
+}
+assert set(SPECIFIC) == set(EVENT_CLASSES), "a new event class needs an entry here"
+
+
+def event_data(cls: type[ProcessingEvent], pnr: str | None = None, **overrides: Any) -> dict[str, Any]:
+    return {**envelope(pnr), **SPECIFIC[cls], **overrides}
+
+
+def make_event(cls: type[ProcessingEvent], pnr: str | None = None, **overrides: Any) -> ProcessingEvent:
+    return cls(**event_data(cls, pnr, **overrides))
+
+
+def pseudonymised(event: ProcessingEvent, pseudo: Pseudonymiser | None = None) -> ProcessingEvent:
+    pseudo = pseudo or pseudonymiser()
+    return event.model_copy(update={"subject": pseudo.pseudonymise(event.subject)})  # type: ignore[arg-type]
+
+
+# ---- hypothesis strategies -------------------------------------------------------------------
+
+identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,12}(\.[a-z0-9_]{1,8}){0,2}", fullmatch=True)
+_text_chars = st.characters(exclude_categories=("Cs",))
+_visible = st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
+# Any text without surrogates, at most 200 characters, that does not strip to nothing.
+labels = st.builds(str.__add__, _visible, st.text(_text_chars, max_size=80))
+# Safe labels (actor id, party name) must not look like an e-mail or personnummer: start with a letter, no '@'.
+safe_labels = st.builds(
+    str.__add__,
+    st.characters(categories=("L",)),
+    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="@"), max_size=80),
+)
+moments = st.datetimes(
+    min_value=dt.datetime(1900, 1, 2),
+    max_value=dt.datetime(2200, 12, 30),
+    timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5))]),
+)
+seeds = st.integers(0, 2**32)
+
+
+@st.composite
+def parties(draw: st.DrawFn) -> dict[str, Any]:
+    if draw(st.booleans()):
+        return {"name": draw(safe_labels), "country": "SE", "organisation_number": organisation_number(draw(seeds))}
+    country = draw(st.from_regex(r"[A-Z]{2}", fullmatch=True).filter(lambda c: c != "SE"))
+    number = draw(st.none() | st.text(_text_chars, max_size=20))
+    return {"name": draw(safe_labels), "country": country, "organisation_number": number}
+
+
+pseudonymous_subjects = st.builds(
+    PseudonymousSubject,
+    key=st.binary(min_size=32, max_size=32).map(bytes.hex),
+    key_version=st.integers(1, 65535),
+    kind=st.sampled_from(SubjectKind),
+)
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "event_id": draw(st.uuids()),
+        "occurred_at": draw(moments),
+        "subject": draw(pseudonymous_subjects),
+        "actor": {"type": draw(st.sampled_from(ActorType)), "id": draw(safe_labels), "role": draw(identifiers)},
+        "purpose": draw(identifiers),
+        "legal_basis": draw(st.sampled_from(LegalBasis)),
+        "data_categories": draw(st.lists(identifiers, min_size=1, max_size=32, unique=True)),
+        "source_system": draw(labels),
+        "correlation_id": draw(st.none() | labels),
+    }
+
+
+@st.composite
+def events(draw: st.DrawFn, cls: type[ProcessingEvent] | None = None) -> ProcessingEvent:
+    """A valid event with a pseudonymous subject, ready to encode."""
+    cls = cls or draw(st.sampled_from(EVENT_CLASSES))
+    data = draw(envelopes())
+    if cls is PersonalDataCollected:
+        data |= {"source": draw(st.sampled_from(CollectionSource)), "source_party": draw(st.none() | parties())}
+    elif cls is PersonalDataAccessed:
+        data |= {"access_kind": draw(st.sampled_from(AccessKind)), "resource": draw(labels)}
+    elif cls is PersonalDataShared:
+        data |= {"recipient": draw(parties()), "recipient_role": draw(st.sampled_from(RecipientRole))}
+    elif cls is CreditCheckPerformed:
+        data |= {
+            "bureau": draw(parties()),
+            "reference": draw(labels),
+            "outcome": draw(st.none() | st.sampled_from(CreditDecision)),
+        }
+    else:  # pragma: no cover - guarded by the SPECIFIC assertion above
+        raise AssertionError(cls)
+    return cls(**data)

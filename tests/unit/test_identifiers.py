@@ -1,0 +1,130 @@
+"""Normalising raw identifiers: every spelling of one subject gives one normalised form."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pdtrail.schemas import SubjectKind, guess_subject_kind, normalise_identifier
+from pdtrail.schemas._identifiers import (
+    looks_like_personal_identifier,
+    normalise_customer_id,
+    normalise_email,
+    normalise_organisation_number,
+    normalise_personnummer,
+)
+from pdtrail.simulate import generate_organisation_number, generate_personnummer
+
+from ._factories import personnummer, spellings
+
+
+def wrong_check_digit(pnr: str) -> str:
+    return pnr[:-1] + str((int(pnr[-1]) + 1) % 10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_all_spellings_of_a_personnummer_normalise_to_the_12_digit_form(seed: int) -> None:
+    pnr = personnummer(seed)
+    assert len(pnr) == 12 and pnr.isdigit()
+    assert {normalise_personnummer(s) for s in spellings(pnr)} == {pnr}
+
+
+@given(st.integers(0, 2**32), st.booleans())
+def test_generated_spellings_agree(seed: int, coordination: bool) -> None:
+    pnr = generate_personnummer(random.Random(seed), coordination=coordination)
+    assert {normalise_identifier(SubjectKind.PERSONNUMMER, s) for s in spellings(pnr)} == {pnr}
+
+
+def test_samordningsnummer_day_plus_60_is_accepted() -> None:
+    pnr = personnummer(11, coordination=True)
+    assert int(pnr[6:8]) > 60
+    assert normalise_personnummer(pnr) == pnr
+    assert normalise_personnummer(f"{pnr[2:8]}-{pnr[8:]}") == pnr
+
+
+def test_wrong_check_digit_is_rejected_without_repeating_the_number() -> None:
+    bad = wrong_check_digit(personnummer(3))
+    with pytest.raises(ValueError, match="check digit") as info:
+        normalise_personnummer(bad)
+    assert bad not in str(info.value)
+    assert bad[2:] not in str(info.value)
+
+
+@pytest.mark.parametrize("raw", ["", "not a number", "19521320-1234", "12345", "1952012058370"])
+def test_malformed_personnummer_is_rejected(raw: str) -> None:
+    with pytest.raises(ValueError, match="not a valid personnummer"):
+        normalise_personnummer(raw)
+
+
+def test_plus_separator_marks_age_100_or_more() -> None:
+    pnr = personnummer(5)  # born 1940..2001
+    short = pnr[2:]
+    hundred_years_earlier = str(int(pnr[:2]) - 1) + pnr[2:]
+    assert normalise_personnummer(f"{short[:6]}+{short[6:]}") == hundred_years_earlier
+    assert normalise_personnummer(f"{short[:6]}-{short[6:]}") == pnr
+
+
+def test_email_is_normalised_case_insensitively_and_trimmed() -> None:
+    forms = ["anna.svensson@example.com", "Anna.Svensson@Example.COM", "  ANNA.SVENSSON@EXAMPLE.COM \t"]
+    assert {normalise_email(f) for f in forms} == {"anna.svensson@example.com"}
+    assert normalise_identifier(SubjectKind.EMAIL, forms[1]) == "anna.svensson@example.com"
+
+
+@pytest.mark.parametrize("raw", ["", "anna", "anna@", "@example.com", "anna svensson@example.com"])
+def test_invalid_email_is_rejected(raw: str) -> None:
+    with pytest.raises(ValueError, match="not a valid e-mail address"):
+        normalise_email(raw)
+
+
+@pytest.mark.parametrize("raw", ["cust-000001", "C42", "tenant:7/cust_9.x", "a" * 128])
+def test_valid_customer_ids_are_kept(raw: str) -> None:
+    assert normalise_customer_id(f" {raw} ") == raw
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "-leading-dash", "has space", "a" * 129, "kund-åäö", "x;drop"])
+def test_invalid_customer_id_is_rejected(raw: str) -> None:
+    with pytest.raises(ValueError, match="customer id"):
+        normalise_identifier(SubjectKind.CUSTOMER_ID, raw)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_organisation_number_is_validated_and_compacted(seed: int) -> None:
+    orgnr = generate_organisation_number(random.Random(seed))
+    compact = orgnr.replace("-", "")
+    assert normalise_organisation_number(orgnr) == compact
+    assert normalise_organisation_number(compact) == compact
+
+
+def test_organisation_number_with_wrong_check_digit_is_rejected() -> None:
+    bad = wrong_check_digit(generate_organisation_number(random.Random(9)))
+    with pytest.raises(ValueError, match="organisationsnummer") as info:
+        normalise_organisation_number(bad)
+    assert bad not in str(info.value)
+
+
+@pytest.mark.parametrize("raw", ["", "556", "55-abcdefgh", "55123456789"])
+def test_malformed_organisation_number_is_rejected(raw: str) -> None:
+    with pytest.raises(ValueError, match="organisationsnummer"):
+        normalise_organisation_number(raw)
+
+
+def test_guess_subject_kind() -> None:
+    pnr = personnummer(6)
+    assert guess_subject_kind(pnr) is SubjectKind.PERSONNUMMER
+    assert guess_subject_kind(f"{pnr[2:8]}-{pnr[8:]}") is SubjectKind.PERSONNUMMER
+    assert guess_subject_kind("anna@example.com") is SubjectKind.EMAIL
+    assert guess_subject_kind("cust-7-000001") is SubjectKind.CUSTOMER_ID
+    # A personnummer with a wrong check digit is not one; it is taken for a customer id.
+    assert guess_subject_kind(wrong_check_digit(pnr)) is SubjectKind.CUSTOMER_ID
+
+
+def test_looks_like_personal_identifier() -> None:
+    pnr = personnummer(8)
+    assert looks_like_personal_identifier(pnr)
+    assert looks_like_personal_identifier(f" {pnr[2:8]}-{pnr[8:]} ")
+    assert looks_like_personal_identifier("someone@example.com")
+    assert not looks_like_personal_identifier("emp-1042")
+    assert not looks_like_personal_identifier("booking-web")
