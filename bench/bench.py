@@ -23,6 +23,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -126,6 +127,7 @@ def machine_info() -> dict[str, Any]:
         else confluent_kafka.version()[0],
         "librdkafka": confluent_kafka.libversion()[0],
         "kafka": kafka_version(),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -644,6 +646,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pdtrail.infra import LocalBroker, apply_migrations, ensure_jars, ensure_topics
     from pdtrail.store import connect
 
+    # Ctrl-C and SIGTERM end the run through the finally below, which stops the broker. (A shell that
+    # starts a job in the background hands it SIGINT ignored; take it back.)
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
     wall = time.perf_counter()
     home = Path(tempfile.mkdtemp(prefix="pdtrail-bench-")).resolve()
     dropped = isolate_environment(home)
@@ -651,7 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"pdtrail bench: {args.events:,} events, lookups at {args.fill_rows:,} rows; home {home}\n"
         f"machine: {info['nproc']} cpu ({info['cpu_model']}), {info['memory_gb']} GB, Python {info['python']}, "
-        f"chDB {info['chdb']}, Kafka {info['kafka']}, librdkafka {info['librdkafka']}"
+        f"chDB {info['chdb']}, Kafka {info['kafka']}, librdkafka {info['librdkafka']}; "
+        f"load average {info['loadavg_start'][0]:.2f}"
     )
     if dropped:
         print(f"ignoring environment: {', '.join(dropped)}")
@@ -789,12 +796,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"   ClickHouse Kafka engine baseline: not available in chDB ({engine.get('error')})")
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
+        results["error"] = "interrupted"
         exit_code = 130
     except Exception:
         traceback.print_exc()
         results["error"] = traceback.format_exc(limit=3)
         exit_code = 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the clean-up finish
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
@@ -806,12 +816,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(home, ignore_errors=True)
     report["wall_seconds"] = time.perf_counter() - wall
+    report["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     lines = summary_lines(report)
     report["summary"] = lines
     print("\n" + "\n".join(lines))
     write_json(report, args.json)
     print(f"\nwritten {args.json}")
     return exit_code
+
+
+def _interrupted(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -887,7 +902,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         )
     if r.get("error"):
         lines.append("run FAILED: " + r["error"].strip().splitlines()[-1])
-    lines.append(f"wall time:       {report.get('wall_seconds', 0):.0f}s")
+    load = f"load average {m['loadavg_start'][0]:.2f} at start, {m.get('loadavg_end', ['?'])[0]} at end"
+    lines.append(f"wall time:       {report.get('wall_seconds', 0):.0f}s ({load})")
     return lines
 
 

@@ -41,8 +41,9 @@ def generate_personnummer(rng: random.Random, *, coordination: bool = False) -> 
 
 
 def generate_organisation_number(rng: random.Random) -> str:
-    """A valid Swedish organisationsnummer of an aktiebolag (starts with 55)."""
-    body = f"55{rng.randrange(0, 10**7):07d}"
+    """A valid Swedish organisationsnummer of an aktiebolag (starts with 55; third digit 2-9, as for any
+    legal entity, so that it can never be a person's number)."""
+    body = f"55{rng.randrange(2, 10)}{rng.randrange(0, 10**6):06d}"
     return f"{body[:6]}-{body[6:]}{_luhn_check_digit(body)}"
 
 

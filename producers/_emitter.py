@@ -38,9 +38,10 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     }
     config.update(settings.kafka.producer)
     config.update(extra)
-    for key, required in _GUARANTEES.items():
-        if str(config[key]).lower() != str(required).lower():
-            raise ConfigError("PDTRAIL_KAFKA__PRODUCER", f"{key} must stay {required!s} for an audit trail")
+    if str(config["enable.idempotence"]).lower() not in ("true", "1"):
+        raise ConfigError("PDTRAIL_KAFKA__PRODUCER", "enable.idempotence must stay true for an audit trail")
+    if str(config["acks"]).lower() not in ("all", "-1"):  # librdkafka reads -1 as all
+        raise ConfigError("PDTRAIL_KAFKA__PRODUCER", "acks must stay all for an audit trail")
     return config
 
 

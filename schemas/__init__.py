@@ -31,7 +31,12 @@ from pdtrail.schemas._vocabulary import (
     SubjectKind,
 )
 from pdtrail.schemas._wire import EventCodec
-from pdtrail.schemas.exceptions import InvalidEventError, UndecodableMessageError, UnknownSchemaError
+from pdtrail.schemas.exceptions import (
+    InvalidEventError,
+    SchemaCompatibilityError,
+    UndecodableMessageError,
+    UnknownSchemaError,
+)
 
 __all__ = [
     "EVENT_CLASSES",
@@ -55,6 +60,7 @@ __all__ = [
     "PseudonymousSubject",
     "RecipientRole",
     "SchemaCatalog",
+    "SchemaCompatibilityError",
     "SchemaVersion",
     "SubjectIdentifier",
     "SubjectKind",

@@ -5,13 +5,21 @@ from __future__ import annotations
 import sys
 
 from pdtrail.schemas._catalog import freeze, pending_changes
+from pdtrail.schemas.exceptions import SchemaCompatibilityError
 
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "check"
     if command == "freeze":
-        for path in freeze():
+        try:
+            released = freeze()
+        except SchemaCompatibilityError as exc:
+            print(f"nothing released: {exc}", file=sys.stderr)
+            return 1
+        for path in released:
             print(f"released {path.parent.name} {path.stem}")
+        if not released:
+            print("every schema is released already")
         return 0
     if command == "check":
         pending = pending_changes()

@@ -51,6 +51,14 @@ from pdtrail.schemas.exceptions import InvalidEventError
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    def __init__(self, **data: Any) -> None:
+        # One error type for the caller, naming every bad field, whichever model found it; a nested
+        # model's InvalidEventError is unfolded again by InvalidEventError.from_validation_error.
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidEventError.from_validation_error(exc) from None
+
 
 def _no_personal_identifier(value: str) -> str:
     if looks_like_personal_identifier(value):
@@ -117,7 +125,10 @@ def _subject_form(value: Any) -> str:
 
 
 def _utc_micros(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 class ProcessingEvent(_Model):
@@ -136,13 +147,6 @@ class ProcessingEvent(_Model):
         "correlation_id",
     )
 
-    def __init__(self, **data: Any) -> None:
-        # One error type for the caller, naming every bad field; see InvalidEventError.
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise InvalidEventError.from_validation_error(exc) from None
-
     event_id: UUID = Field(default_factory=uuid4)
     occurred_at: Annotated[AwareDatetime, AfterValidator(_utc_micros)] = Field(
         default_factory=lambda: dt.datetime.now(dt.UTC)
@@ -155,8 +159,8 @@ class ProcessingEvent(_Model):
     purpose: Purpose
     legal_basis: LegalBasis
     data_categories: tuple[DataCategory, ...] = Field(min_length=1, max_length=32)
-    source_system: Label
-    correlation_id: Label | None = None
+    source_system: SafeLabel
+    correlation_id: SafeLabel | None = None
 
     @field_validator("data_categories")
     @classmethod
@@ -200,7 +204,7 @@ class PersonalDataAccessed(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.PersonalDataAccessed"
     type: Literal["personal_data.accessed"] = "personal_data.accessed"
     access_kind: AccessKind
-    resource: Label
+    resource: SafeLabel
 
 
 class PersonalDataShared(ProcessingEvent):
@@ -218,7 +222,7 @@ class CreditCheckPerformed(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.CreditCheckPerformed"
     type: Literal["credit_check.performed"] = "credit_check.performed"
     bureau: Party
-    reference: Label
+    reference: SafeLabel
     outcome: CreditDecision | None = None
 
 

@@ -76,6 +76,11 @@ def looks_like_personal_identifier(value: str) -> bool:
 def normalise_organisation_number(raw: str) -> str:
     """Return the 10-digit form of a Swedish organisationsnummer, checking its check digit."""
     try:
-        return str(orgnr.validate(raw))
+        number = str(orgnr.validate(raw))
     except StdnumValidationError as exc:
         raise ValueError(f"not a valid Swedish organisationsnummer ({exc.message.lower()})") from None
+    # A legal entity's number has a third digit of 2 or more; below that it is a person's personnummer
+    # (sole traders trade under theirs), which must not enter the log.
+    if number[2] in "01":
+        raise ValueError("is a personnummer (a sole trader's), which must not enter the audit log")
+    return number

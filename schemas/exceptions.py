@@ -6,7 +6,15 @@ from pydantic import ValidationError
 
 from pdtrail.errors import PdtrailError
 
-_TAGS = {"identifier", "pseudonym"}  # union tags of the subject field, not field names
+_SUBJECT_FORMS = {"identifier", "pseudonym"}  # union tags of the subject field, not field names
+
+
+def _field_path(loc: tuple[int | str, ...]) -> list[str]:
+    path: list[str] = []
+    for part in loc:
+        if not (path and path[-1] == "subject" and part in _SUBJECT_FORMS):
+            path.append(str(part))
+    return path
 
 
 class InvalidEventError(PdtrailError, ValueError):
@@ -21,13 +29,16 @@ class InvalidEventError(PdtrailError, ValueError):
         super().__init__(f"invalid event: {field}: {reason}{more}")
 
     @classmethod
-    def from_validation_error(cls, exc: ValidationError, prefix: str = "") -> InvalidEventError:
-        problems = []
+    def from_validation_error(cls, exc: ValidationError) -> InvalidEventError:
+        problems: list[tuple[str, str]] = []
         for error in exc.errors(include_input=False, include_url=False):
-            # Union members show up as path elements ("SubjectIdentifier"); they are not fields.
-            loc = [str(p) for p in error["loc"] if not (isinstance(p, str) and (p[:1].isupper() or p in _TAGS))]
-            field = ".".join([prefix, *loc] if prefix else loc) or "(event)"
-            problems.append((field, error["msg"].removeprefix("Value error, ")))
+            loc = _field_path(error["loc"])
+            nested = (error.get("ctx") or {}).get("error")
+            if isinstance(nested, InvalidEventError):
+                # A nested model raised its own InvalidEventError: keep its fields, under this path.
+                problems += [(".".join([*loc, f]) if loc else f, r) for f, r in nested.problems]
+            else:
+                problems.append((".".join(loc) or "(event)", error["msg"].removeprefix("Value error, ")))
         return cls(problems[0][0], problems[0][1], problems)
 
 
@@ -45,3 +56,12 @@ class UnknownSchemaError(UndecodableMessageError):
     def __init__(self, fingerprint: bytes) -> None:
         self.fingerprint = fingerprint
         super().__init__(f"unknown writer schema fingerprint {fingerprint.hex()}")
+
+
+class SchemaCompatibilityError(PdtrailError):
+    """A schema change would leave messages of an older version unreadable. ``schema`` names it."""
+
+    def __init__(self, schema: str, reason: str) -> None:
+        self.schema = schema
+        self.reason = reason
+        super().__init__(f"{schema}: incompatible change: {reason}")

@@ -102,7 +102,6 @@ identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,12}(\.[a-z0-9_]{1,8}){0,2}", full
 _text_chars = st.characters(exclude_categories=("Cs",))
 _visible = st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
 # Any text without surrogates, at most 200 characters, that does not strip to nothing.
-labels = st.builds(str.__add__, _visible, st.text(_text_chars, max_size=80))
 # Safe labels (actor id, party name) must not look like an e-mail or personnummer: start with a letter, no '@'.
 safe_labels = st.builds(
     str.__add__,
@@ -144,8 +143,8 @@ def envelopes(draw: st.DrawFn) -> dict[str, Any]:
         "purpose": draw(identifiers),
         "legal_basis": draw(st.sampled_from(LegalBasis)),
         "data_categories": draw(st.lists(identifiers, min_size=1, max_size=32, unique=True)),
-        "source_system": draw(labels),
-        "correlation_id": draw(st.none() | labels),
+        "source_system": draw(safe_labels),
+        "correlation_id": draw(st.none() | safe_labels),
     }
 
 
@@ -157,13 +156,13 @@ def events(draw: st.DrawFn, cls: type[ProcessingEvent] | None = None) -> Process
     if cls is PersonalDataCollected:
         data |= {"source": draw(st.sampled_from(CollectionSource)), "source_party": draw(st.none() | parties())}
     elif cls is PersonalDataAccessed:
-        data |= {"access_kind": draw(st.sampled_from(AccessKind)), "resource": draw(labels)}
+        data |= {"access_kind": draw(st.sampled_from(AccessKind)), "resource": draw(safe_labels)}
     elif cls is PersonalDataShared:
         data |= {"recipient": draw(parties()), "recipient_role": draw(st.sampled_from(RecipientRole))}
     elif cls is CreditCheckPerformed:
         data |= {
             "bureau": draw(parties()),
-            "reference": draw(labels),
+            "reference": draw(safe_labels),
             "outcome": draw(st.none() | st.sampled_from(CreditDecision)),
         }
     else:  # pragma: no cover - guarded by the SPECIFIC assertion above

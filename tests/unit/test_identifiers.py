@@ -111,6 +111,15 @@ def test_malformed_organisation_number_is_rejected(raw: str) -> None:
         normalise_organisation_number(raw)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_personnummer_is_refused_as_an_organisation_number(seed: int) -> None:
+    """A sole trader's number passes the check digit, but it is a person's identity number."""
+    pnr = personnummer(seed)[2:]  # the 10 digits, as a sole trader would write it
+    with pytest.raises(ValueError, match="is a personnummer") as info:
+        normalise_organisation_number(pnr)
+    assert pnr not in str(info.value)
+
+
 def test_guess_subject_kind() -> None:
     pnr = personnummer(6)
     assert guess_subject_kind(pnr) is SubjectKind.PERSONNUMMER

@@ -12,7 +12,7 @@ import pytest
 from fastavro import schemaless_reader
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from pdtrail.schemas import EVENT_CLASSES, EventCodec, PersonalDataAccessed, SchemaCatalog
+from pdtrail.schemas import EVENT_CLASSES, EventCodec, PersonalDataAccessed, SchemaCatalog, SchemaCompatibilityError
 from pdtrail.schemas.__main__ import main as schemas_main
 from pdtrail.schemas._catalog import (
     AVRO_DIR,
@@ -201,3 +201,38 @@ def test_check_readable_accepts_an_identical_schema_with_logical_types(avro_type
         "fields": [{"name": "f", "type": {"type": avro_type, "logicalType": logical}}],
     }
     check_readable(schema, schema)
+
+
+def test_freeze_is_all_or_nothing(dirs: tuple[Path, Path]) -> None:
+    """One compatible and one incompatible edit: nothing is released, and the error names the schema."""
+    avro, history = dirs
+    edit(
+        avro / "pdtrail.CreditCheckPerformed.avsc",
+        lambda s: s["fields"].append({"name": "note", "type": ["null", "string"], "default": None}),
+    )
+
+    def drop_authority(schema: dict[str, Any]) -> None:
+        role = next(f for f in schema["fields"] if f["name"] == "recipient_role")
+        role["type"]["symbols"].remove("authority")
+
+    edit(avro / "pdtrail.PersonalDataShared.avsc", drop_authority)
+    before = history_files(history)
+    with pytest.raises(SchemaCompatibilityError) as info:
+        freeze(avro_dir=avro, history_dir=history)
+    assert info.value.schema == "pdtrail.PersonalDataShared" and "v1" in info.value.reason
+    assert history_files(history) == before
+
+
+def test_a_changed_default_alone_is_a_release(dirs: tuple[Path, Path]) -> None:
+    """Defaults are not in the canonical form, yet they change what readers fill in."""
+    avro, history = dirs
+
+    def default_resource(schema: dict[str, Any]) -> None:
+        next(f for f in schema["fields"] if f["name"] == "resource")["default"] = "unknown"
+
+    edit(avro / "pdtrail.PersonalDataAccessed.avsc", default_resource)
+    assert list(pending_changes(avro, history)) == ["pdtrail.PersonalDataAccessed"]
+    written = freeze(avro_dir=avro, history_dir=history)
+    assert [(p.parent.name, p.stem) for p in written] == [("pdtrail.PersonalDataAccessed", "v2")]
+    released = SchemaCatalog(history).current("pdtrail.PersonalDataAccessed")
+    assert next(f for f in released.schema["fields"] if f["name"] == "resource")["default"] == "unknown"
