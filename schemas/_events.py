@@ -118,6 +118,17 @@ class Party(_Model):
         return normalise_organisation_number(value)
 
 
+def _avro_value(value: Any) -> Any:
+    # Plain values first: isinstance against BaseModel goes through ABCMeta and is slow.
+    if value is None or isinstance(value, str | int | dt.datetime):
+        return value  # str enums included: fastavro takes them as their symbol
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, UUID):
+        return str(value)
+    return {k: _avro_value(v) for k, v in value.__dict__.items()}  # a nested model
+
+
 def _subject_form(value: Any) -> str:
     if isinstance(value, PseudonymousSubject) or (isinstance(value, dict) and "key" in value):
         return "pseudonym"
@@ -177,16 +188,20 @@ class ProcessingEvent(_Model):
         """The Avro record for this event; the subject must already be pseudonymous."""
         if not isinstance(self.subject, PseudonymousSubject):
             raise ValueError("subject must be pseudonymised before encoding")
-        data = self.model_dump(mode="python", exclude={"type"})
-        envelope = {name: data.pop(name) for name in self.ENVELOPE_FIELDS}
-        envelope["event_id"] = str(envelope["event_id"])
-        return {"envelope": envelope, **data}
+        # By hand rather than model_dump(): this runs for every emitted event, at a third of the cost.
+        fields = self.__dict__
+        envelope = {name: _avro_value(fields[name]) for name in self.ENVELOPE_FIELDS}
+        specific = {k: _avro_value(v) for k, v in fields.items() if k != "type" and k not in _ENVELOPE}
+        return {"envelope": envelope, **specific}
 
     @classmethod
     def from_avro(cls, record: dict[str, Any]) -> Self:
         fields = dict(record)
         envelope = fields.pop("envelope")
-        return cls(**envelope, **fields)  # through __init__, so errors arrive as InvalidEventError
+        try:
+            return cls.model_validate({**envelope, **fields})
+        except ValidationError as exc:
+            raise InvalidEventError.from_validation_error(exc) from None
 
 
 class PersonalDataCollected(ProcessingEvent):
@@ -226,6 +241,7 @@ class CreditCheckPerformed(ProcessingEvent):
     outcome: CreditDecision | None = None
 
 
+_ENVELOPE = frozenset(ProcessingEvent.ENVELOPE_FIELDS)
 EVENT_CLASSES: tuple[type[ProcessingEvent], ...] = (
     PersonalDataCollected,
     PersonalDataAccessed,

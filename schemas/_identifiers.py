@@ -6,6 +6,7 @@ messages reach logs and error reports, raw identifiers must not.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from email_validator import EmailNotValidError, validate_email
@@ -67,12 +68,29 @@ def guess_subject_kind(raw: str) -> SubjectKind:
     return SubjectKind.CUSTOMER_ID
 
 
+# Digit runs that could be a personnummer: 10 or 12 digits, maybe a separator before the last four.
+_PERSONNUMMER_LIKE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+
+
+# Labels repeat (systems, resources, roles): remember the clean ones. Only clean ones, so that no
+# identifier is kept in memory longer than its own check.
+_CLEAN_LABELS: set[str] = set()
+_CLEAN_LABELS_MAX = 50_000
+
+
 def looks_like_personal_identifier(value: str) -> bool:
-    """True for strings that must not be used as an actor id or label: e-mails and personnummer."""
-    compact = value.strip()
-    return "@" in compact or personnummer.valid(compact)
+    """True for text that must not enter the log: an e-mail address, or a valid personnummer anywhere
+    in it (``customer/811218-9876`` too). The regex keeps the common case, a plain label, cheap."""
+    if value in _CLEAN_LABELS:
+        return False
+    if "@" in value or any(personnummer.valid(m.group()) for m in _PERSONNUMMER_LIKE.finditer(value)):
+        return True
+    if len(_CLEAN_LABELS) < _CLEAN_LABELS_MAX:
+        _CLEAN_LABELS.add(value)
+    return False
 
 
+@functools.lru_cache(maxsize=4096)  # organisations recur on every event that names them
 def normalise_organisation_number(raw: str) -> str:
     """Return the 10-digit form of a Swedish organisationsnummer, checking its check digit."""
     try:
