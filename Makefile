@@ -10,8 +10,9 @@ setup:
 demo: setup
 	$(BIN)/pdtrail demo
 
-# The whole suite: unit (no services), integration (real Kafka broker + chDB), e2e (the CLI).
-test: setup
+# The whole suite: the static checks, then unit (no services), integration (real Kafka broker + chDB),
+# e2e (the CLI as a user runs it).
+test: setup lint
 	$(BIN)/python -m pytest
 
 test-fast: setup
@@ -20,6 +21,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy pdtrail producers consumers schemas queries infra
 	$(BIN)/python -m pdtrail schemas check
 
 bench: setup

@@ -159,13 +159,13 @@ class AuditConsumer:
         error = msg.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
-                self._at_end.add(msg.partition())
+                self._at_end.add(msg.partition() or 0)
             elif error.fatal():
                 raise RuntimeError(f"fatal Kafka error: {error.str()}")
             else:
                 logger.warning("Kafka: %s", error.str())
             return
-        partition, offset = msg.partition(), msg.offset()
+        partition, offset = msg.partition() or 0, msg.offset() or 0  # always set on a message without error
         self._at_end.discard(partition)
         self.stats.consumed += 1
         batch = self._batches.setdefault(partition, _Batch())

@@ -28,7 +28,7 @@ class DeadLetterWriter:
 
     def send(self, msg: Message, reason: str, error: str) -> None:
         # The reason may quote the message's own fields; headers stay small and never echo raw values.
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             (HEADER_PREFIX + "reason", reason[:1000].encode()),
             (HEADER_PREFIX + "error", error.encode()),
             (HEADER_PREFIX + "topic", (msg.topic() or "").encode()),

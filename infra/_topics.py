@@ -36,6 +36,6 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     return [t.topic for t in missing]
 
 
-def _admin_options(settings: Settings) -> dict[str, object]:
+def _admin_options(settings: Settings) -> dict[str, str | int | float]:
     # Security options (sasl.*, ssl.*, security.protocol) apply to the admin client as well.
     return {k: v for k, v in settings.kafka.producer.items() if k.startswith(("sasl.", "ssl.", "security."))}

@@ -121,7 +121,7 @@ class AuditEmitter:
         if isinstance(checked.subject, SubjectIdentifier):
             checked = checked.model_copy(update={"subject": self._pseudonymiser.pseudonymise(checked.subject)})
         value = self._codec.encode(checked)
-        key = checked.subject.key  # type: ignore[union-attr]
+        key = checked.subject.key
         report = functools.partial(self._on_delivery, str(checked.event_id))
         headers = [(EVENT_TYPE_HEADER, checked.event_type.encode())]
         deadline = time.monotonic() + self._settings.emitter.enqueue_timeout_s

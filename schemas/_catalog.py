@@ -81,7 +81,8 @@ class SchemaCatalog:
 
 def expand_source(path: Path) -> dict[str, Any]:
     """An authored schema with its named types inlined: the form stored in history/."""
-    expanded: dict[str, Any] = load_schema(str(path), _write_hint=False)
+    expanded = load_schema(str(path), _write_hint=False)
+    assert isinstance(expanded, dict), f"{path.name} is not a record schema"
     return expanded
 
 

@@ -96,7 +96,7 @@ def normalise_organisation_number(raw: str) -> str:
     try:
         number = str(orgnr.validate(raw))
     except StdnumValidationError as exc:
-        raise ValueError(f"not a valid Swedish organisationsnummer ({exc.message.lower()})") from None
+        raise ValueError(f"not a valid Swedish organisationsnummer ({str(exc).lower()})") from None
     # A legal entity's number has a third digit of 2 or more; below that it is a person's personnummer
     # (sole traders trade under theirs), which must not enter the log.
     if number[2] in "01":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 from pathlib import Path
+from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -35,14 +36,14 @@ def connect(settings: Settings, *, create_database: bool = True) -> Client:
     """A client on the configured database; creates the database (and the embedded directory) if missing."""
     dsn, database = settings.store_dsn, settings.store.database
     path = embedded_path(settings)
-    extra: dict[str, object] = {}
+    username = password = None
     if path is not None:
         path.mkdir(parents=True, exist_ok=True)
     else:
-        if settings.store.username:
-            extra["username"] = settings.store.username
-        if settings.store.password:
-            extra["password"] = settings.store.password.get_secret_value()
+        username = settings.store.username
+        password = settings.store.password.get_secret_value() if settings.store.password else None
+    # Only a server takes credentials; clickhouse-connect warns about arguments chDB has no use for.
+    extra: dict[str, Any] = {"username": username, "password": password or ""} if username else {}
     try:
         if create_database:
             bootstrap = clickhouse_connect.get_client(dsn=dsn, **extra)
