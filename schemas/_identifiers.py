@@ -68,8 +68,10 @@ def guess_subject_kind(raw: str) -> SubjectKind:
     return SubjectKind.CUSTOMER_ID
 
 
-# Digit runs that could be a personnummer: 10 or 12 digits, maybe a separator before the last four.
-_PERSONNUMMER_LIKE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+# Digit runs that could be a personnummer: 10 or 12 digits, maybe a separator before the last four,
+# standing as a token of their own. Digits inside a longer alphanumeric token (a hex trace id) are not
+# a number anyone wrote down; checking them would refuse one random id in a few thousand.
+_PERSONNUMMER_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{2})?\d{6}[-+]?\d{4}(?![0-9A-Za-z])")
 
 
 # Labels repeat (systems, resources, roles): remember the clean ones. Only clean ones, so that no

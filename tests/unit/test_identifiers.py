@@ -137,3 +137,11 @@ def test_looks_like_personal_identifier() -> None:
     assert looks_like_personal_identifier("someone@example.com")
     assert not looks_like_personal_identifier("emp-1042")
     assert not looks_like_personal_identifier("booking-web")
+
+
+def test_digits_inside_a_hex_token_are_not_a_personnummer() -> None:
+    """Trace ids are hex: a run of digits inside one is not an identifier someone wrote down."""
+    pnr = personnummer(3)[2:]
+    assert not looks_like_personal_identifier(f"trace-{pnr}ab12cd")
+    assert looks_like_personal_identifier(f"customer/{pnr[:6]}-{pnr[6:]}")
+    assert looks_like_personal_identifier(f"ref {pnr} end")
