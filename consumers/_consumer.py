@@ -8,18 +8,23 @@ already stored for that partition, so a crash between insert and commit does not
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
 from pdtrail.config import Settings
+from pdtrail.errors import LIBRDKAFKA_LOGGER
+
+if TYPE_CHECKING:
+    from pdtrail.integrity import IntegrityRecorder
 from pdtrail.consumers._dead_letter import DeadLetterWriter
 from pdtrail.consumers._rows import COLUMNS, event_row
 from pdtrail.consumers.exceptions import StoreWriteError
@@ -68,6 +73,7 @@ class AuditConsumer:
         *,
         codec: EventCodec | None = None,
         on_progress: Callable[[ConsumeStats], None] | None = None,
+        recorder: IntegrityRecorder | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
@@ -80,7 +86,12 @@ class AuditConsumer:
         self._assigned: set[int] = set()
         self._at_end: set[int] = set()
         self._dead_letters = DeadLetterWriter(producer_config(settings), settings.kafka.dead_letter_topic)
-        self._consumer = Consumer(self._consumer_config(), logger=logger)
+        if recorder is None:
+            from pdtrail.integrity import IntegrityRecorder, signer_from_settings  # imports consumers itself
+
+            recorder = IntegrityRecorder(settings, client, signer_from_settings(settings), producer_config(settings))
+        self._recorder = recorder
+        self._consumer = Consumer(self._consumer_config(), logger=LIBRDKAFKA_LOGGER)
 
     def _consumer_config(self) -> dict[str, Any]:
         kafka = self._settings.kafka
@@ -113,6 +124,8 @@ class AuditConsumer:
             resume = stored.get(tp.partition, -1) + 1
             if resume > 0 and resume > committed.get(tp.partition, OFFSET_INVALID):
                 tp.offset = resume
+        for tp in partitions:
+            self._recorder.resume(tp.partition)
         consumer.assign(partitions)
         self._assigned = {tp.partition for tp in partitions}
         self._at_end -= self._assigned
@@ -122,6 +135,8 @@ class AuditConsumer:
         # Store what was read from these partitions while they are still ours to commit.
         for tp in partitions:
             self._flush_partition(tp.partition)
+            self._retrying("checkpoint", functools.partial(self._recorder.maybe_checkpoint, tp.partition, force=True))
+            self._recorder.forget(tp.partition)
         self._assigned -= {tp.partition for tp in partitions}
 
     # -- the loop -------------------------------------------------------------------------------
@@ -146,6 +161,8 @@ class AuditConsumer:
                     logger.warning("no partition assigned after %.0fs; stopping", settings.drain_idle_s)
                     break
             self._flush_all()
+            # Everything stored is covered when a run ends, so a drained log verifies to its last row.
+            self._retrying("checkpoint", self._recorder.checkpoint_all)
         finally:
             self.stats.state = "stopped"
             self._consumer.close()
@@ -212,6 +229,8 @@ class AuditConsumer:
             return
         if batch.rows:
             self._insert(partition, batch)
+            self._recorder.stored(partition, batch.rows)
+        self._retrying("checkpoint", lambda: self._recorder.maybe_checkpoint(partition))
         self._dead_letters.confirm()
         self._consumer.commit(
             offsets=[TopicPartition(self._topic, partition, batch.last_offset + 1)], asynchronous=False
@@ -224,23 +243,35 @@ class AuditConsumer:
     def _insert(self, partition: int, batch: _Batch) -> None:
         # The token makes a retry of this exact batch a no-op in ClickHouse if the first try did land.
         token = f"{self._topic}/{partition}/{batch.first_offset}-{batch.last_offset}"
-        delay = 0.5
-        while True:
-            started = time.perf_counter()
+        started = time.perf_counter()
+
+        def insert() -> None:
             try:
                 self._client.insert(
                     TABLE, batch.rows, column_names=COLUMNS, settings={"insert_deduplication_token": token}
                 )
-                self.stats.last_insert_ms = (time.perf_counter() - started) * 1000
+            except Exception as exc:
+                raise StoreWriteError(
+                    self._topic, partition, batch.first_offset, batch.last_offset, str(exc)[:300]
+                ) from None
+
+        self._retrying("insert", insert)
+        self.stats.last_insert_ms = (time.perf_counter() - started) * 1000
+
+    def _retrying(self, what: str, step: Callable[[], object]) -> None:
+        """Run ``step`` until it succeeds, backing off; nothing is committed meanwhile."""
+        delay = 0.5
+        while True:
+            try:
+                step()
                 self.stats.state = "consuming"
                 return
             except Exception as exc:
-                error = StoreWriteError(self._topic, partition, batch.first_offset, batch.last_offset, str(exc)[:300])
                 if self._stop.is_set():
-                    raise error from None
+                    raise
                 self.stats.insert_retries += 1
-                self.stats.state = "store unavailable, retrying"
-                logger.error("%s; retrying in %.1fs", error, delay)
+                self.stats.state = f"{what} failing, retrying"
+                logger.error("%s failed: %s; retrying in %.1fs", what, exc, delay)
                 self._progress()
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)

@@ -6,22 +6,21 @@ Headers say why and where it came from, so it can be inspected and re-driven aft
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from pdtrail.consumers.exceptions import DeadLetterError
+from pdtrail.errors import LIBRDKAFKA_LOGGER
 
 HEADER_PREFIX = "pdtrail-dlq-"
-_logger = logging.getLogger("pdtrail.consumers")
 
 
 class DeadLetterWriter:
     def __init__(self, producer_config: dict[str, Any], topic: str) -> None:
         self.topic = topic
-        self._producer = Producer({**producer_config, "client.id": "pdtrail-dead-letters"}, logger=_logger)
+        self._producer = Producer({**producer_config, "client.id": "pdtrail-dead-letters"}, logger=LIBRDKAFKA_LOGGER)
         self._failures: list[DeadLetterError] = []
         self._lock = threading.Lock()
         self.sent = 0

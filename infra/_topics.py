@@ -10,7 +10,7 @@ from pdtrail.errors import RetryableError
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Create the event and dead-letter topics if missing; returns the names it created."""
+    """Create the event, dead-letter and checkpoint topics if missing; returns the names it created."""
     kafka = settings.kafka
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers, **_admin_options(settings)})
     try:
@@ -23,6 +23,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
                  config={"retention.ms": str(kafka.retention_ms), "min.insync.replicas": min_isr}),
         NewTopic(kafka.dead_letter_topic, 1, kafka.replication_factor,
                  config={"retention.ms": str(kafka.dead_letter_retention_ms), "min.insync.replicas": min_isr}),
+        # Checkpoints are the witness outside ClickHouse: kept forever.
+        NewTopic(settings.integrity.checkpoint_topic, 1, kafka.replication_factor,
+                 config={"retention.ms": "-1", "min.insync.replicas": min_isr}),
     ]  # fmt: skip
     missing = [t for t in wanted if t.topic not in existing]
     if not missing:

@@ -111,6 +111,21 @@ class ConsumerSettings(_Section):
     )
 
 
+class IntegritySettings(_Section):
+    """Signed checkpoints over the stored log (see integrity/).
+
+    Give ``signing_key_file`` (PEM) or ``signing_key`` (base64 of the 32 raw Ed25519 bytes). Public
+    keys of earlier signing keys go into ``public_keys_dir`` as ``*.pub`` so old checkpoints still verify.
+    """
+
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
+    public_keys_dir: Path | None = None
+    checkpoint_topic: str = Field("pdtrail.checkpoints", description="The copy of every checkpoint outside ClickHouse.")
+    checkpoint_every_events: int = Field(1000, ge=1, description="Cut a checkpoint after this many stored events.")
+    checkpoint_every_s: float = Field(60.0, gt=0, description="...or this long after the previous one.")
+
+
 class ServeSettings(_Section):
     """The long-lived process that owns the embedded store and answers queries for other processes."""
 
@@ -130,6 +145,7 @@ class Settings(BaseSettings):
     emitter: EmitterSettings = Field(default_factory=EmitterSettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    integrity: IntegritySettings = Field(default_factory=IntegritySettings)
 
     @property
     def store_dsn(self) -> str:

@@ -8,6 +8,12 @@ meaning hidden in the message text. :class:`RetryableError` marks failures worth
 
 from __future__ import annotations
 
+import logging
+
+# librdkafka's own log lines (retries while a broker starts, reconnects) go here, apart from pdtrail's;
+# the CLI shows them with --verbose only.
+LIBRDKAFKA_LOGGER = logging.getLogger("pdtrail.librdkafka")
+
 
 class PdtrailError(Exception):
     """Root of every error pdtrail raises on purpose."""

@@ -15,7 +15,7 @@ from uuid import UUID
 from confluent_kafka import KafkaError, Message, Producer
 
 from pdtrail.config import Settings, load_settings
-from pdtrail.errors import ConfigError
+from pdtrail.errors import LIBRDKAFKA_LOGGER, ConfigError
 from pdtrail.producers._pseudonym import Pseudonymiser
 from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError
 from pdtrail.schemas import EVENT_CLASS_BY_TYPE, EventCodec, InvalidEventError, ProcessingEvent, SubjectIdentifier
@@ -89,7 +89,7 @@ class AuditEmitter:
 
     def _start(self) -> None:
         self._pid = os.getpid()
-        self._producer = Producer(self._config, logger=logger)
+        self._producer = Producer(self._config, logger=LIBRDKAFKA_LOGGER)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_forever, name="pdtrail-emitter", daemon=True)
         self._poller.start()

@@ -7,6 +7,8 @@ subprocess.
 
 from __future__ import annotations
 
+import base64
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -17,6 +19,8 @@ import pytest
 from pdtrail.config import Settings, load_settings
 
 SECRET = "test-secret-" + "x" * 32
+# One checkpoint signing key for the session (base64 of the raw Ed25519 private bytes).
+SIGNING_KEY = base64.b64encode(os.urandom(32)).decode()
 
 
 def free_port() -> int:
@@ -56,6 +60,11 @@ def settings(kafka_broker: object, store_dir: Path, tmp_path: Path) -> Settings:
         store={"dsn": f"chdb://{store_dir}", "database": f"t_{name}"},
         pseudonym={"secret": SECRET},
         consumer={"linger_s": 0.2, "drain_idle_s": 20},
+        integrity={
+            "signing_key": SIGNING_KEY,
+            "checkpoint_topic": f"checkpoints-{name}",
+            "checkpoint_every_events": 100,
+        },
     )
 
 

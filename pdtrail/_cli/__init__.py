@@ -34,7 +34,8 @@ def _lineage_args(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pdtrail._cli import _demo, _infra_cmds, _ingest_cmds, _query_cmds
+    from pdtrail._cli import _demo, _infra_cmds, _ingest_cmds, _integrity_cmds, _query_cmds
+    from pdtrail._cli._query_cmds import parse_moment
 
     parser = argparse.ArgumentParser(
         prog="pdtrail",
@@ -71,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         _lineage_args(add(name, _query_cmds.lineage, text))
 
+    verify = add("verify", _integrity_cmds.verify, "Check the stored log against its signed checkpoints.")
+    verify.add_argument("--since", type=parse_moment, help="only checkpoints with events from this date/time")
+    verify.add_argument("--until", type=parse_moment, help="only checkpoints with events before this date/time")
+    verify.add_argument("--no-external", action="store_true", help="do not compare with the checkpoint topic")
+    verify.add_argument("--all", action="store_true", help="list every finding, not the first per partition")
+    verify.add_argument("--format", choices=["text", "json"], default="text")
+    prove = add(
+        "prove", _integrity_cmds.prove, "Make an inclusion proof for one event (checked offline by verify_proof.py)."
+    )
+    prove.add_argument("event_id", help="the event's UUID")
+    prove.add_argument("--out", help="write the proof to this file instead of standard output")
+    keys = add("keys", _integrity_cmds.keys, "Generate an Ed25519 checkpoint signing key pair.")
+    keys.add_argument("action", choices=["generate"])
+    keys.add_argument("--dir", help="where to write <key_id>.key and .pub (default: <home>/keys)")
+
     broker = add("broker", _infra_cmds.broker, "Start, stop or check the local Kafka broker (KRaft, 127.0.0.1).")
     broker.add_argument("action", choices=["start", "stop", "status"])
     add("topics", _infra_cmds.topics, "Create the audit and dead-letter topics if missing.")
@@ -87,13 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("pdtrail.librdkafka").setLevel(logging.INFO if args.verbose else logging.ERROR)
     # Piped output keeps whole rows: a DPO's table is read in a file or a ticket, not on an 80-column screen.
     console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)
     errors = Console(stderr=True, soft_wrap=True)
     try:
-        from pdtrail._cli._demo import with_local_secret
+        from pdtrail._cli._demo import with_local_secrets
 
-        settings = with_local_secret(load_settings(), errors, create=args.command == "demo")
+        settings = with_local_secrets(load_settings(), errors, create=args.command == "demo")
         return int(args.handler(args, settings, console))
     except PdtrailError as exc:
         errors.print(f"[red]pdtrail: {exc}[/]")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import time
 
+from clickhouse_connect.driver.client import Client
 from rich.console import Console
 
 from pdtrail._cli._infra_cmds import local_broker
@@ -21,8 +23,30 @@ from pdtrail.simulate import simulate_company
 from pdtrail.store import connect
 
 
-def with_local_secret(settings: Settings, console: Console, *, create: bool) -> Settings:
-    """The configured secret, or else the local one in <home>/pseudonym.secret (made if ``create``)."""
+def with_local_secrets(settings: Settings, console: Console, *, create: bool) -> Settings:
+    """Configured secrets, or else local ones in <home> (made if ``create``): the pseudonymisation
+    secret in pseudonym.secret and the checkpoint signing key in keys/."""
+    return _with_local_signing_key(_with_local_pseudonym_secret(settings, console, create), console, create)
+
+
+def _with_local_signing_key(settings: Settings, console: Console, create: bool) -> Settings:
+    integrity = settings.integrity
+    keys = settings.home / "keys"
+    update: dict[str, object] = {} if integrity.public_keys_dir else {"public_keys_dir": keys}
+    if not (integrity.signing_key or integrity.signing_key_file):
+        existing = sorted(keys.glob("*.key"), key=lambda p: p.stat().st_mtime) if keys.exists() else []
+        if existing:
+            update["signing_key_file"] = existing[-1]
+        elif create:
+            from pdtrail.integrity import generate_key_files
+
+            key_file, _ = generate_key_files(keys)
+            console.print(f"no checkpoint signing key configured: made a local one in {key_file}")
+            update["signing_key_file"] = key_file
+    return settings.model_copy(update={"integrity": integrity.model_copy(update=update)}) if update else settings
+
+
+def _with_local_pseudonym_secret(settings: Settings, console: Console, create: bool) -> Settings:
     if settings.pseudonym.secret or settings.pseudonym.secret_file:
         return settings
     path = settings.home / "pseudonym.secret"
@@ -36,6 +60,27 @@ def with_local_secret(settings: Settings, console: Console, *, create: bool) -> 
         console.print(f"no pseudonymisation secret configured: made a local one in {path}")
     pseudonym = settings.pseudonym.model_copy(update={"secret_file": path})
     return settings.model_copy(update={"pseudonym": pseudonym})
+
+
+def _prove_the_log(settings: Settings, client: Client, console: Console) -> None:
+    """The answer is only worth its proof: verify the whole log, and prove one event of the answer."""
+    from pdtrail.integrity import public_keys_from_settings, read_external
+    from pdtrail.integrity._prove import prove
+    from pdtrail.integrity._verify import verify
+
+    keys = public_keys_from_settings(settings)
+    started = time.perf_counter()
+    report = verify(client, keys, read_external(settings))
+    state = "[green]intact[/]" if report.ok else f"[red]{len(report.findings)} findings[/]"
+    console.print(
+        f"\n[green]✓[/] log verified: {report.rows} rows under {report.checkpoints} signed checkpoints, "
+        f"{state} ({time.perf_counter() - started:.1f}s; `pdtrail verify`)"
+    )
+    event_id = client.query("SELECT toString(event_id) FROM events ORDER BY occurred_at LIMIT 1").result_rows[0][0]
+    proof_path = settings.home / "demo-proof.json"
+    proof_path.write_text(json.dumps(prove(client, event_id, keys), indent=2))
+    console.print(f"[green]✓[/] inclusion proof for event {event_id}: {proof_path}")
+    console.print(f"  check it offline: python integrity/verify_proof.py {proof_path}")
 
 
 def demo(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -82,6 +127,7 @@ def demo(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             "(a generated number; only its HMAC pseudonym is in Kafka and ClickHouse)\n"
         )
         print_result(lineage.who_accessed(chosen), "table", "Who accessed this subject's data", console)
+        _prove_the_log(settings, client, console)
         console.print(f"\nTry: pdtrail timeline {chosen[:8]}-{chosen[8:]}   (uses the same store and secret)")
     finally:
         if started_here and not args.keep_broker:

@@ -13,7 +13,7 @@ import pytest
 
 from pdtrail.config import Settings
 from pdtrail.simulate import generate_organisation_number, generate_personnummer
-from tests.conftest import SECRET, free_port
+from tests.conftest import SECRET, SIGNING_KEY, free_port
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -40,6 +40,8 @@ def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
         "PDTRAIL_KAFKA__GROUP_ID": settings.kafka.group_id,
         "PDTRAIL_STORE__DSN": f"chdb://{tmp_path / 'store'}",
         "PDTRAIL_PSEUDONYM__SECRET": SECRET,
+        "PDTRAIL_INTEGRITY__SIGNING_KEY": SIGNING_KEY,
+        "PDTRAIL_INTEGRITY__CHECKPOINT_TOPIC": settings.integrity.checkpoint_topic,
         "PDTRAIL_CONSUMER__LINGER_S": "0.2",
     }
 
@@ -132,6 +134,10 @@ def test_demo_runs_end_to_end_and_stops_its_broker(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = _flat(demo.stdout)
     assert "dead-lettered 0" in out and "Who accessed this subject's data" in out and "Kafka stopped" in out
+    assert "log verified:" in out and "intact" in out
+    proof = tmp_path / "home" / "demo-proof.json"
+    checked = subprocess.run([sys.executable, "integrity/verify_proof.py", str(proof)], capture_output=True, text=True)
+    assert checked.returncode == 0 and checked.stdout.startswith("VALID")
     emitted = int(out.split("✓ emitted ")[1].split()[0])
     assert f"stored {emitted}" in out
     assert (tmp_path / "home" / "pseudonym.secret").stat().st_mode & 0o777 == 0o600

@@ -16,7 +16,7 @@ from pdtrail.producers import AuditEmitter
 from pdtrail.queries import RemoteQueries, StoreUnavailableError
 from pdtrail.simulate import simulate_company
 from pdtrail.store import open_query_backend, read_owner
-from tests.conftest import SECRET
+from tests.conftest import SECRET, SIGNING_KEY
 
 
 def _env(settings: Settings, store: Path) -> dict[str, str]:
@@ -29,6 +29,8 @@ def _env(settings: Settings, store: Path) -> dict[str, str]:
         PDTRAIL_KAFKA__GROUP_ID=settings.kafka.group_id,
         PDTRAIL_STORE__DSN=f"chdb://{store}",
         PDTRAIL_PSEUDONYM__SECRET=SECRET,
+        PDTRAIL_INTEGRITY__SIGNING_KEY=SIGNING_KEY,
+        PDTRAIL_INTEGRITY__CHECKPOINT_TOPIC=settings.integrity.checkpoint_topic,
         PDTRAIL_CONSUMER__LINGER_S="0.2",
     )
     return env
@@ -48,7 +50,7 @@ def test_queries_go_through_the_owner_while_it_consumes(settings: Settings, tmp_
     env = _env(settings, store)
     owned = load_settings(
         home=settings.home, store={"dsn": f"chdb://{store}"}, pseudonym={"secret": SECRET},
-        kafka=settings.kafka.model_dump(),
+        kafka=settings.kafka.model_dump(), integrity=settings.integrity.model_dump(),
     )  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "pdtrail", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE

@@ -1,0 +1,59 @@
+"""A checkpoint: a signed statement that these rows, in this order, are the log of one partition."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from pdtrail.integrity.verify_proof import checkpoint_signed_bytes, verify_signature
+
+PREFIX_BYTES = 8  # of each leaf hash, kept in the checkpoint to name the row that changed
+COLUMNS = (
+    "topic", "partition", "seq", "first_offset", "last_offset", "leaf_count", "root", "offsets",
+    "leaf_prefixes", "min_occurred_at", "max_occurred_at", "prev", "key_id", "signature",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """``prev`` is the digest of the previous checkpoint of the partition ("" for the first), so the
+    checkpoints form a chain: one removed or altered breaks it. No timestamp: the same rows give the
+    same checkpoint, byte for byte (Ed25519 signatures are deterministic)."""
+
+    topic: str
+    partition: int
+    seq: int
+    first_offset: int
+    last_offset: int
+    leaf_count: int
+    root: str
+    offsets: list[int]
+    leaf_prefixes: list[str]
+    min_occurred_at: str
+    max_occurred_at: str
+    prev: str
+    key_id: str
+    signature: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        values = {name: data[name] for name in COLUMNS}
+        values["offsets"] = [int(o) for o in values["offsets"]]
+        values["leaf_prefixes"] = list(values["leaf_prefixes"])
+        return cls(**values)
+
+    @property
+    def digest(self) -> str:
+        """What the next checkpoint's ``prev`` must be."""
+        return hashlib.sha256(checkpoint_signed_bytes(self.as_dict())).hexdigest()
+
+    def verifies_under(self, public_key_raw: bytes) -> bool:
+        return verify_signature(self.as_dict(), public_key_raw)
+
+    def as_row(self) -> list[Any]:
+        return [getattr(self, name) for name in COLUMNS]

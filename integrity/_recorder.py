@@ -1,0 +1,126 @@
+"""The ingest side: leaves for every stored row, and a signed checkpoint every N rows or T seconds.
+
+The consumer calls :meth:`IntegrityRecorder.stored` after each successful insert and
+:meth:`maybe_checkpoint` before it commits the offsets. A checkpoint goes to ClickHouse first, then to
+the external topic; after a restart :meth:`resume` rebuilds the uncovered tail of a partition from the
+stored rows and publishes the newest checkpoint again (a crash between the two writes then leaves no
+gap; an identical copy in the topic is harmless).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from pdtrail.config import Settings
+from pdtrail.consumers import COLUMNS
+from pdtrail.integrity import _sql
+from pdtrail.integrity._canonical import canonical_row, leaf_of_values, row_leaf
+from pdtrail.integrity._checkpoint import COLUMNS as CHECKPOINT_COLUMNS
+from pdtrail.integrity._checkpoint import PREFIX_BYTES, Checkpoint
+from pdtrail.integrity._external import ExternalCheckpoints
+from pdtrail.integrity._keys import Signer
+from pdtrail.integrity._merkle import merkle_root
+from pdtrail.integrity.verify_proof import checkpoint_signed_bytes
+
+_OFFSET = COLUMNS.index("kafka_offset")
+_OCCURRED = COLUMNS.index("occurred_at")
+
+
+@dataclass
+class _Tail:
+    """The stored rows of a partition that no checkpoint covers yet."""
+
+    offsets: list[int] = field(default_factory=list)
+    leaves: list[bytes] = field(default_factory=list)
+    occurred: list[str] = field(default_factory=list)
+    last: Checkpoint | None = None
+    since: float = field(default_factory=time.monotonic)
+
+
+class IntegrityRecorder:
+    def __init__(self, settings: Settings, client: Client, signer: Signer, producer_config: dict[str, Any]) -> None:
+        self._settings = settings
+        self._client = client
+        self._signer = signer
+        self._topic = settings.kafka.topic
+        self._external = ExternalCheckpoints(settings, producer_config)
+        self._tails: dict[int, _Tail] = {}
+        self.checkpoints_written = 0
+
+    def resume(self, partition: int) -> None:
+        """Pick up a partition: its newest checkpoint and the stored rows after it."""
+        last = next(
+            iter(_sql.checkpoints(self._client, "last_checkpoint", topic=self._topic, partition=partition)), None
+        )
+        tail = _Tail(last=last)
+        first = last.last_offset + 1 if last else 0
+        for row in _sql.rows(
+            self._client, "partition_rows", topic=self._topic, partition=partition, first=first, last=2**63
+        ):
+            tail.offsets.append(int(row["kafka_offset"]))
+            tail.leaves.append(row_leaf(row))
+            tail.occurred.append(canonical_row(row)["occurred_at"])
+        self._tails[partition] = tail
+        if last is not None:
+            self._external.publish(last)
+
+    def stored(self, partition: int, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows (values in COLUMNS order, offset order) are now in ClickHouse."""
+        tail = self._tails.get(partition)
+        if tail is None:
+            self.resume(partition)
+            tail = self._tails[partition]
+            known = set(tail.offsets)
+            rows = [r for r in rows if r[_OFFSET] not in known]  # resume() read these back already
+        for values in rows:
+            tail.offsets.append(int(values[_OFFSET]))
+            tail.leaves.append(leaf_of_values(values))
+            tail.occurred.append(canonical_row(dict(zip(COLUMNS, values, strict=True)))["occurred_at"])
+
+    def maybe_checkpoint(self, partition: int, *, force: bool = False) -> Checkpoint | None:
+        tail = self._tails.get(partition)
+        if tail is None or not tail.leaves:
+            return None
+        integrity = self._settings.integrity
+        due = len(tail.leaves) >= integrity.checkpoint_every_events
+        due = due or time.monotonic() - tail.since >= integrity.checkpoint_every_s
+        if not (force or due):
+            return None
+        return self._cut(partition, tail)
+
+    def checkpoint_all(self) -> None:
+        for partition in list(self._tails):
+            self.maybe_checkpoint(partition, force=True)
+
+    def forget(self, partition: int) -> None:
+        """The partition went to another consumer: it resumes from what is stored."""
+        self._tails.pop(partition, None)
+
+    def _cut(self, partition: int, tail: _Tail) -> Checkpoint:
+        body = Checkpoint(
+            topic=self._topic,
+            partition=partition,
+            seq=tail.last.seq + 1 if tail.last else 0,
+            first_offset=tail.offsets[0],
+            last_offset=tail.offsets[-1],
+            leaf_count=len(tail.leaves),
+            root=merkle_root(tail.leaves).hex(),
+            offsets=list(tail.offsets),
+            leaf_prefixes=[leaf[:PREFIX_BYTES].hex() for leaf in tail.leaves],
+            min_occurred_at=min(tail.occurred),
+            max_occurred_at=max(tail.occurred),
+            prev=tail.last.digest if tail.last else "",
+            key_id=self._signer.key_id,
+        )
+        signature = self._signer.sign(checkpoint_signed_bytes(body.as_dict())).hex()
+        checkpoint = Checkpoint(**{**body.as_dict(), "signature": signature})
+        self._client.insert("checkpoints", [checkpoint.as_row()], column_names=CHECKPOINT_COLUMNS)
+        self._external.publish(checkpoint)
+        self._tails[partition] = _Tail(last=checkpoint)
+        self.checkpoints_written += 1
+        return checkpoint

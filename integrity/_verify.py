@@ -1,0 +1,219 @@
+"""``pdtrail verify``: recompute every checkpoint from the stored rows and name what does not match.
+
+Per partition, in chain order, it checks: the checkpoint is in ClickHouse and in the external topic
+and both copies agree; its signature verifies under a known key; it chains onto the previous one;
+and the stored rows of its offset range give exactly its offsets, leaves and Merkle root. A row whose
+leaf differs is *modified*; an offset the checkpoint lists but the table lacks is *deleted*; a row
+the checkpoint does not list is *inserted*; two modified rows that carry each other's leaves are
+*reordered*. Rows after the newest checkpoint are reported as not yet covered, not as a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clickhouse_connect.driver.client import Client
+
+from pdtrail.integrity import _sql
+from pdtrail.integrity._canonical import row_leaf
+from pdtrail.integrity._checkpoint import PREFIX_BYTES, Checkpoint
+from pdtrail.integrity._merkle import merkle_root
+
+KINDS = (
+    "modified", "deleted", "inserted", "reordered", "checkpoint missing", "checkpoint forged",
+    "checkpoint conflict", "chain broken",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    topic: str
+    partition: int
+    detail: str
+    seq: int | None = None
+    offset: int | None = None
+    event_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.topic}[{self.partition}]"
+        where += f" checkpoint #{self.seq}" if self.seq is not None else ""
+        where += f" offset {self.offset}" if self.offset is not None else ""
+        who = f" event {self.event_id}" if self.event_id else ""
+        return f"{self.kind}: {where}{who}: {self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    partitions: int = 0
+    checkpoints: int = 0
+    rows: int = 0
+    uncovered_rows: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def add(self, kind: str, at: Checkpoint | tuple[str, int], detail: str, **where: object) -> None:
+        topic, partition = (at.topic, at.partition) if isinstance(at, Checkpoint) else at
+        if isinstance(at, Checkpoint):
+            where.setdefault("seq", at.seq)
+        self.findings.append(Finding(kind, topic, partition, detail, **where))  # type: ignore[arg-type]
+
+    def first_per_partition(self) -> list[Finding]:
+        seen: dict[tuple[str, int], Finding] = {}
+        for finding in self.findings:
+            seen.setdefault((finding.topic, finding.partition), finding)
+        return list(seen.values())
+
+
+def _in_period(checkpoint: Checkpoint, since: dt.datetime | None, until: dt.datetime | None) -> bool:
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
+    if since and checkpoint.max_occurred_at < since.astimezone(dt.UTC).strftime(fmt):
+        return False
+    return not (until and checkpoint.min_occurred_at >= until.astimezone(dt.UTC).strftime(fmt))
+
+
+def verify(
+    client: Client,
+    public_keys: dict[str, bytes],
+    external: list[Checkpoint] | None,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> VerifyReport:
+    """Verify the whole store (or the checkpoints overlapping a period). ``external`` is the topic's
+    copy; None skips the comparison (and says so in the findings of nobody: the caller reports it)."""
+    report = VerifyReport()
+    stored: dict[tuple[str, int], list[Checkpoint]] = defaultdict(list)
+    for checkpoint in _sql.checkpoints(client):
+        stored[(checkpoint.topic, checkpoint.partition)].append(checkpoint)
+    witnessed: dict[tuple[str, int], dict[int, list[Checkpoint]]] = defaultdict(lambda: defaultdict(list))
+    for checkpoint in external or []:
+        copies = witnessed[(checkpoint.topic, checkpoint.partition)][checkpoint.seq]
+        if all(c.digest != checkpoint.digest or c.signature != checkpoint.signature for c in copies):
+            copies.append(checkpoint)
+    partitions = {(r["kafka_topic"], int(r["kafka_partition"])): r for r in _sql.rows(client, "partitions")}
+    keys = sorted(set(stored) | set(witnessed) | set(partitions))
+    total = sum(max(len(stored.get(k, [])), len(witnessed.get(k, {}))) for k in keys)
+    done = 0
+    for topic, partition in keys:
+        report.partitions += 1
+        in_store, outside = stored.get((topic, partition), []), witnessed.get((topic, partition), {})
+        chain = _reconcile(topic, partition, in_store, outside, external is not None, report)
+        previous: Checkpoint | None = None
+        for checkpoint in chain:
+            done += 1
+            _check_chain(checkpoint, previous, public_keys, report)
+            previous = checkpoint
+            if _in_period(checkpoint, since, until):
+                report.checkpoints += 1
+                _check_rows(client, checkpoint, report)
+            if progress:
+                progress(done, total)
+        covered_to = chain[-1].last_offset if chain else -1
+        info = partitions.get((topic, partition))
+        if info is not None and int(info["max(kafka_offset)"]) > covered_to:
+            tail = _sql.rows(
+                client, "partition_rows", topic=topic, partition=partition, first=covered_to + 1, last=2**63
+            )
+            report.uncovered_rows += len(tail)
+    return report
+
+
+def _reconcile(
+    topic: str,
+    partition: int,
+    stored: list[Checkpoint],
+    witnessed: dict[int, list[Checkpoint]],
+    compare: bool,
+    report: VerifyReport,
+) -> list[Checkpoint]:
+    """One chain out of the two copies; every disagreement is a finding."""
+    at = (topic, partition)
+    by_seq = {c.seq: c for c in stored}
+    chain: dict[int, Checkpoint] = dict(by_seq)
+    if compare:
+        for seq, copies in witnessed.items():
+            if len(copies) > 1:
+                report.add("checkpoint conflict", at, f"{len(copies)} different copies outside ClickHouse", seq=seq)
+            if seq not in by_seq:
+                report.add("checkpoint missing", at, "in the external copy, deleted from ClickHouse", seq=seq)
+                chain[seq] = copies[0]
+            elif all(c.as_dict() != by_seq[seq].as_dict() for c in copies):
+                report.add("checkpoint conflict", at, "ClickHouse's copy differs from the external one", seq=seq)
+                chain[seq] = copies[0]  # the witness outside the store is the one to trust
+        for seq in by_seq:
+            if seq not in witnessed:
+                report.add("checkpoint missing", at, "in ClickHouse but not in the external copy", seq=seq)
+    return [chain[s] for s in sorted(chain)]
+
+
+def _check_chain(
+    checkpoint: Checkpoint, previous: Checkpoint | None, public_keys: dict[str, bytes], report: VerifyReport
+) -> None:
+    key = public_keys.get(checkpoint.key_id)
+    if key is None:
+        report.add("checkpoint forged", checkpoint, f"signed by unknown key {checkpoint.key_id}")
+    elif not checkpoint.verifies_under(key):
+        report.add("checkpoint forged", checkpoint, "signature does not verify")
+    if previous is None:
+        return
+    if checkpoint.seq != previous.seq + 1:
+        gone = f"#{previous.seq + 1}..#{checkpoint.seq - 1}"
+        report.add("checkpoint missing", checkpoint, f"checkpoints {gone} are gone from both copies")
+    elif checkpoint.prev != previous.digest:
+        report.add("chain broken", checkpoint, "does not chain onto the previous checkpoint")
+
+
+def _check_rows(client: Client, checkpoint: Checkpoint, report: VerifyReport) -> None:
+    rows = _sql.rows(
+        client, "partition_rows", topic=checkpoint.topic, partition=checkpoint.partition,
+        first=checkpoint.first_offset, last=checkpoint.last_offset,
+    )  # fmt: skip
+    report.rows += len(rows)
+    expected = dict(zip(checkpoint.offsets, checkpoint.leaf_prefixes, strict=True))
+    by_offset: dict[int, list[dict[str, object]]] = defaultdict(list)
+    for row in rows:
+        by_offset[int(row["kafka_offset"])].append(row)
+    leaves: dict[int, bytes] = {}
+    modified: list[tuple[int, str, dict[str, object]]] = []
+    for offset, found in sorted(by_offset.items()):
+        want = expected.get(offset)
+        matching = [r for r in found if want is not None and row_leaf(r)[:PREFIX_BYTES].hex() == want]
+        for row in found:
+            if row in matching[:1]:
+                leaves[offset] = row_leaf(row)
+            elif want is None or matching:
+                report.add(
+                    "inserted", checkpoint, "a row no checkpoint lists", offset=offset, event_id=str(row["event_id"])
+                )
+            else:
+                modified.append((offset, str(row["event_id"]), row))
+    swapped = _swapped(modified, expected)
+    for offset, event_id, _ in modified:
+        if offset in swapped:
+            report.add("reordered", checkpoint, "holds another row's content", offset=offset, event_id=event_id)
+        else:
+            report.add("modified", checkpoint, "differs from what was signed", offset=offset, event_id=event_id)
+    for offset in checkpoint.offsets:
+        if offset not in by_offset:
+            report.add("deleted", checkpoint, "listed by the checkpoint, gone from the table", offset=offset)
+    complete = len(leaves) == checkpoint.leaf_count and not modified
+    if complete and merkle_root([leaves[o] for o in checkpoint.offsets]).hex() != checkpoint.root:
+        report.add("modified", checkpoint, "the rows do not give the signed Merkle root")
+
+
+def _swapped(modified: list[tuple[int, str, dict[str, object]]], expected: dict[int, str]) -> set[int]:
+    """Offsets holding a row that is intact but belongs at another modified offset: moved, not edited."""
+    moved = set()
+    for offset, _, row in modified:
+        for other, _, _ in modified:
+            if other != offset and row_leaf({**row, "kafka_offset": other})[:PREFIX_BYTES].hex() == expected[other]:
+                moved.add(offset)
+    return moved

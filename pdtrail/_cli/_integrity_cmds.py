@@ -1,0 +1,85 @@
+"""``pdtrail verify``, ``pdtrail prove``, ``pdtrail keys generate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pdtrail.config import Settings
+from pdtrail.integrity import IntegrityError, generate_key_files, public_keys_from_settings, read_external
+from pdtrail.store import connect
+
+
+def verify(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from pdtrail.integrity._verify import verify as run_verify
+
+    client = connect(settings)
+    keys = public_keys_from_settings(settings)
+    external = None
+    if not args.no_external:
+        with console.status(f"reading the external copy ({settings.integrity.checkpoint_topic})…"):
+            external = read_external(settings)
+    started = time.perf_counter()
+    columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("verify", total=None)
+        report = run_verify(
+            client, keys, external, since=args.since, until=args.until,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if args.format == "json":
+        findings = [f.__dict__ for f in report.findings]
+        print(json.dumps({"ok": report.ok, **_counts(report), "seconds": round(seconds, 3), "findings": findings}))
+        return 0 if report.ok else 1
+    witness = "without the external copy" if args.no_external else f"against {settings.integrity.checkpoint_topic}"
+    summary = (
+        f"{report.partitions} partitions, {report.checkpoints} checkpoints, {report.rows} rows in {seconds:.1f}s "
+        f"({witness})"
+    )
+    if report.uncovered_rows:
+        summary += f"; {report.uncovered_rows} newest rows not yet covered by a checkpoint"
+    if report.ok:
+        console.print(f"[green]OK[/]: {summary}")
+        return 0
+    console.print(f"[red]FAILED[/]: {summary}; {len(report.findings)} findings. First per partition:")
+    for finding in report.first_per_partition():
+        console.print(f"  {finding}")
+    if args.all:
+        console.print("All findings:")
+        for finding in report.findings:
+            console.print(f"  {finding}")
+    return 1
+
+
+def _counts(report: object) -> dict[str, int]:
+    return {k: getattr(report, k) for k in ("partitions", "checkpoints", "rows", "uncovered_rows")}
+
+
+def prove(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from pdtrail.integrity._prove import prove as make_proof
+
+    proof = make_proof(connect(settings), args.event_id, public_keys_from_settings(settings))
+    text = json.dumps(proof, indent=2, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        console.print(f"proof written to {args.out}; check it with: python integrity/verify_proof.py {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def keys(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    directory = Path(args.dir) if args.dir else settings.home / "keys"
+    try:
+        key_file, pub_file = generate_key_files(directory)
+    except FileExistsError as exc:
+        raise IntegrityError(f"{exc.filename} exists already") from None
+    console.print(f"signing key: {key_file} (keep it secret; set PDTRAIL_INTEGRITY__SIGNING_KEY_FILE to it)")
+    console.print(f"public key:  {pub_file} (give it to auditors; keep it in PDTRAIL_INTEGRITY__PUBLIC_KEYS_DIR)")
+    return 0
