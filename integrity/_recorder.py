@@ -82,16 +82,19 @@ class IntegrityRecorder:
             tail.leaves.append(leaf_of_values(values))
             tail.occurred.append(canonical_row(dict(zip(COLUMNS, values, strict=True)))["occurred_at"])
 
-    def maybe_checkpoint(self, partition: int, *, force: bool = False) -> Checkpoint | None:
+    def maybe_checkpoint(self, partition: int, *, force: bool = False) -> list[Checkpoint]:
+        """Cut the checkpoints that are due (all pending rows if ``force``), at most N rows each, so that a
+        long uncovered tail (after a restart) becomes checkpoints of the usual size."""
         tail = self._tails.get(partition)
-        if tail is None or not tail.leaves:
-            return None
         integrity = self._settings.integrity
-        due = len(tail.leaves) >= integrity.checkpoint_every_events
-        due = due or time.monotonic() - tail.since >= integrity.checkpoint_every_s
-        if not (force or due):
-            return None
-        return self._cut(partition, tail)
+        cut: list[Checkpoint] = []
+        while tail is not None and tail.leaves:
+            full = len(tail.leaves) >= integrity.checkpoint_every_events
+            if not (force or full or time.monotonic() - tail.since >= integrity.checkpoint_every_s):
+                break
+            cut.append(self._cut(partition, tail, min(len(tail.leaves), integrity.checkpoint_every_events)))
+            tail = self._tails[partition]
+        return cut
 
     def checkpoint_all(self) -> None:
         for partition in list(self._tails):
@@ -101,19 +104,20 @@ class IntegrityRecorder:
         """The partition went to another consumer: it resumes from what is stored."""
         self._tails.pop(partition, None)
 
-    def _cut(self, partition: int, tail: _Tail) -> Checkpoint:
+    def _cut(self, partition: int, tail: _Tail, count: int) -> Checkpoint:
+        offsets, leaves, occurred = tail.offsets[:count], tail.leaves[:count], tail.occurred[:count]
         body = Checkpoint(
             topic=self._topic,
             partition=partition,
             seq=tail.last.seq + 1 if tail.last else 0,
-            first_offset=tail.offsets[0],
-            last_offset=tail.offsets[-1],
-            leaf_count=len(tail.leaves),
-            root=merkle_root(tail.leaves).hex(),
-            offsets=list(tail.offsets),
-            leaf_prefixes=[leaf[:PREFIX_BYTES].hex() for leaf in tail.leaves],
-            min_occurred_at=min(tail.occurred),
-            max_occurred_at=max(tail.occurred),
+            first_offset=offsets[0],
+            last_offset=offsets[-1],
+            leaf_count=count,
+            root=merkle_root(leaves).hex(),
+            offsets=offsets,
+            leaf_prefixes=[leaf[:PREFIX_BYTES].hex() for leaf in leaves],
+            min_occurred_at=min(occurred),
+            max_occurred_at=max(occurred),
             prev=tail.last.digest if tail.last else "",
             key_id=self._signer.key_id,
         )
@@ -121,6 +125,8 @@ class IntegrityRecorder:
         checkpoint = Checkpoint(**{**body.as_dict(), "signature": signature})
         self._client.insert("checkpoints", [checkpoint.as_row()], column_names=CHECKPOINT_COLUMNS)
         self._external.publish(checkpoint)
-        self._tails[partition] = _Tail(last=checkpoint)
+        self._tails[partition] = _Tail(
+            tail.offsets[count:], tail.leaves[count:], tail.occurred[count:], last=checkpoint
+        )
         self.checkpoints_written += 1
         return checkpoint
