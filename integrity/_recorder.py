@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 from pdtrail.config import Settings
 from pdtrail.consumers import COLUMNS
 from pdtrail.integrity import _sql
-from pdtrail.integrity._canonical import canonical_row, leaf_of_values, row_leaf
+from pdtrail.integrity._canonical import leaf_and_time, values_as_row
 from pdtrail.integrity._checkpoint import COLUMNS as CHECKPOINT_COLUMNS
 from pdtrail.integrity._checkpoint import PREFIX_BYTES, Checkpoint
 from pdtrail.integrity._external import ExternalCheckpoints
@@ -28,7 +28,6 @@ from pdtrail.integrity._merkle import merkle_root
 from pdtrail.integrity.verify_proof import checkpoint_signed_bytes
 
 _OFFSET = COLUMNS.index("kafka_offset")
-_OCCURRED = COLUMNS.index("occurred_at")
 
 
 @dataclass
@@ -40,6 +39,11 @@ class _Tail:
     occurred: list[str] = field(default_factory=list)
     last: Checkpoint | None = None
     since: float = field(default_factory=time.monotonic)
+
+    def add(self, offset: int, leaf: bytes, occurred_at: str) -> None:
+        self.offsets.append(offset)
+        self.leaves.append(leaf)
+        self.occurred.append(occurred_at)
 
 
 class IntegrityRecorder:
@@ -62,9 +66,7 @@ class IntegrityRecorder:
         for row in _sql.rows(
             self._client, "partition_rows", topic=self._topic, partition=partition, first=first, last=2**63
         ):
-            tail.offsets.append(int(row["kafka_offset"]))
-            tail.leaves.append(row_leaf(row))
-            tail.occurred.append(canonical_row(row)["occurred_at"])
+            tail.add(int(row["kafka_offset"]), *leaf_and_time(row))
         self._tails[partition] = tail
         if last is not None:
             self._external.publish(last)
@@ -78,9 +80,7 @@ class IntegrityRecorder:
             known = set(tail.offsets)
             rows = [r for r in rows if r[_OFFSET] not in known]  # resume() read these back already
         for values in rows:
-            tail.offsets.append(int(values[_OFFSET]))
-            tail.leaves.append(leaf_of_values(values))
-            tail.occurred.append(canonical_row(dict(zip(COLUMNS, values, strict=True)))["occurred_at"])
+            tail.add(int(values[_OFFSET]), *leaf_and_time(values_as_row(values)))
 
     def maybe_checkpoint(self, partition: int, *, force: bool = False) -> list[Checkpoint]:
         """Cut the checkpoints that are due (all pending rows if ``force``), at most N rows each, so that a

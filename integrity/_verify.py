@@ -178,18 +178,18 @@ def _check_rows(client: Client, checkpoint: Checkpoint, report: VerifyReport) ->
     )  # fmt: skip
     report.rows += len(rows)
     expected = dict(zip(checkpoint.offsets, checkpoint.leaf_prefixes, strict=True))
-    by_offset: dict[int, list[dict[str, object]]] = defaultdict(list)
+    by_offset: dict[int, list[tuple[bytes, dict[str, object]]]] = defaultdict(list)
     for row in rows:
-        by_offset[int(row["kafka_offset"])].append(row)
+        by_offset[int(row["kafka_offset"])].append((row_leaf(row), row))
     leaves: dict[int, bytes] = {}
     modified: list[tuple[int, str, dict[str, object]]] = []
     for offset, found in sorted(by_offset.items()):
         want = expected.get(offset)
-        matching = [r for r in found if want is not None and row_leaf(r)[:PREFIX_BYTES].hex() == want]
-        for row in found:
-            if row in matching[:1]:
-                leaves[offset] = row_leaf(row)
-            elif want is None or matching:
+        genuine = next((i for i, (leaf, _) in enumerate(found) if leaf[:PREFIX_BYTES].hex() == want), None)
+        for i, (leaf, row) in enumerate(found):
+            if i == genuine:
+                leaves[offset] = leaf
+            elif want is None or genuine is not None:
                 report.add(
                     "inserted", checkpoint, "a row no checkpoint lists", offset=offset, event_id=str(row["event_id"])
                 )
