@@ -191,3 +191,33 @@ def test_rotated_key_keeps_old_checkpoints_verifiable(pipeline: Settings, tmp_pa
     assert report.ok and len({c for c in client.query("SELECT DISTINCT key_id FROM checkpoints").result_rows}) == 2
     forgotten = _verify(pipeline, client)  # the old public key is not configured
     assert {f.kind for f in forgotten.findings} == {"checkpoint forged"}
+
+
+def test_row_forged_at_a_dead_lettered_offset_is_named(pipeline: Settings) -> None:
+    """A dead-lettered message leaves an offset no checkpoint lists: still no place for a row."""
+    from confluent_kafka import Producer
+
+    settings = _small_batches(pipeline)
+    events = [e for _, e in simulate_company(6, seed=8)]
+    with AuditEmitter(settings) as emitter:
+        for event in events[:20]:
+            emitter.emit(event)
+        emitter.flush(10)
+        raw = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        raw.produce(settings.kafka.topic, value=b"poison", key=b"x", partition=0)
+        raw.flush(10)
+        for event in events[20:]:
+            emitter.emit(event)
+    client = connect(settings)
+    stats = AuditConsumer(settings, client).run(drain=True)
+    assert stats.dead_lettered == 1
+    assert _verify(settings, client).ok
+    stored = {int(r[0]) for r in client.query("SELECT kafka_offset FROM events WHERE kafka_partition = 0").result_rows}
+    hole = min(set(range(max(stored))) - stored)  # the poison's offset
+    original = client.query(f"SELECT * FROM events WHERE kafka_partition = 0 AND kafka_offset = {min(stored)}")
+    row = dict(zip(original.column_names, original.result_rows[0], strict=True))
+    forged = uuid.UUID("22222222-3333-4444-8555-666666666666")
+    row.update(event_id=forged, kafka_offset=hole)
+    client.insert("events", [list(row.values())], column_names=list(row))
+    report = _verify(settings, client)
+    assert [(f.kind, f.event_id, f.offset) for f in report.findings] == [("inserted", str(forged), hole)]
