@@ -1,0 +1,50 @@
+"""The code never changes or removes a stored event: no UPDATE, DELETE, ALTER, TRUNCATE or DROP on the log."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+CODE_DIRS = ("producers", "consumers", "schemas", "queries", "infra", "integrity", "pdtrail")
+WRITE_VERBS = re.compile(
+    r"\b(ALTER\s+TABLE|ALTER\s+\w+\s+UPDATE|UPDATE\s+\w+\s+SET|DELETE\s+FROM|ALTER\s+TABLE\s+\S+\s+DELETE|"
+    r"TRUNCATE|DROP\s+TABLE|DROP\s+PARTITION|OPTIMIZE\s+TABLE)\b",
+    re.IGNORECASE,
+)
+
+
+def _sources() -> list[Path]:
+    found = []
+    for folder in CODE_DIRS:
+        found += [p for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".sql") and "lib" not in p.parts]
+    return found
+
+
+def test_there_is_code_to_scan() -> None:
+    assert len(_sources()) > 30
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_statement_changes_or_removes_stored_rows(path: Path) -> None:
+    text = path.read_text()
+    if path.name == "roles.sql":  # names the privileges it withholds
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    assert not WRITE_VERBS.findall(text), f"{path.name} changes stored rows"
+
+
+def test_no_role_may_change_or_remove_rows() -> None:
+    grants = [
+        line
+        for line in (ROOT / "infra" / "clickhouse" / "roles.sql").read_text().splitlines()
+        if line.startswith("GRANT")
+    ]
+    assert len(grants) >= 4
+    for grant in grants:
+        privileges = {p.strip() for p in grant.removeprefix("GRANT ").split(" ON ")[0].split(",")}
+        assert not privileges & {"ALL", "ALTER", "ALTER UPDATE", "ALTER DELETE", "DELETE", "TRUNCATE", "DROP",
+                                 "DROP TABLE", "OPTIMIZE"}, grant  # fmt: skip
+        if "events" in grant or "checkpoints" in grant:
+            assert privileges <= {"INSERT", "SELECT"}, grant
