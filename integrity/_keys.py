@@ -59,7 +59,7 @@ def load_signer(*, key_file: Path | None, key_b64: str | None) -> Signer:
         )
     try:
         key = load_pem_private_key(key_file.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError) as exc:  # TypeError: the file is passphrase-protected
         raise SigningKeyError(str(key_file), f"cannot read an Ed25519 private key: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(str(key_file), "not an Ed25519 private key")

@@ -85,7 +85,10 @@ def verify_signature(checkpoint: dict[str, Any], public_key_raw: bytes) -> bool:
 def check_proof(proof: dict[str, Any], public_key_raw: bytes | None = None) -> str | None:
     """None when the proof holds, else the first failed step in words."""
     checkpoint = proof["checkpoint"]
-    key = public_key_raw if public_key_raw is not None else base64.b64decode(proof["public_key"])
+    try:
+        key = public_key_raw if public_key_raw is not None else base64.b64decode(proof["public_key"], validate=True)
+    except (ValueError, TypeError):
+        return "step 4: the proof's public key is not base64"
     if key_id(key) != checkpoint["key_id"]:
         return "step 4: the public key is not the one that signed the checkpoint"
     leaf = leaf_hash(proof["event"])
