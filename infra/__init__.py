@@ -6,6 +6,17 @@ the migrations (``pdtrail db migrate``) and the topic layout (``pdtrail topics c
 
 from pdtrail.infra._broker import BrokerError, LocalBroker, ensure_jars
 from pdtrail.infra._migrations import apply_migrations, migrations
+from pdtrail.infra._retention import apply_retention, expired_partitions, retention_cutoff
 from pdtrail.infra._topics import ensure_topics
 
-__all__ = ["BrokerError", "LocalBroker", "apply_migrations", "ensure_jars", "ensure_topics", "migrations"]
+__all__ = [
+    "BrokerError",
+    "LocalBroker",
+    "apply_migrations",
+    "apply_retention",
+    "ensure_jars",
+    "ensure_topics",
+    "expired_partitions",
+    "migrations",
+    "retention_cutoff",
+]

@@ -12,7 +12,7 @@ from pdtrail.integrity.verify_proof import checkpoint_signed_bytes, verify_signa
 PREFIX_BYTES = 8  # of each leaf hash, kept in the checkpoint to name the row that changed
 COLUMNS = (
     "topic", "partition", "seq", "first_offset", "last_offset", "leaf_count", "root", "offsets",
-    "leaf_prefixes", "min_occurred_at", "max_occurred_at", "prev", "key_id", "signature",
+    "leaf_prefixes", "months", "min_occurred_at", "max_occurred_at", "prev", "key_id", "signature",
 )  # fmt: skip
 
 
@@ -31,6 +31,7 @@ class Checkpoint:
     root: str
     offsets: list[int]
     leaf_prefixes: list[str]
+    months: list[int]  # yyyymm of each row's occurred_at: what retention may drop
     min_occurred_at: str
     max_occurred_at: str
     prev: str
@@ -45,6 +46,7 @@ class Checkpoint:
         values = {name: data[name] for name in COLUMNS}
         values["offsets"] = [int(o) for o in values["offsets"]]
         values["leaf_prefixes"] = list(values["leaf_prefixes"])
+        values["months"] = [int(m) for m in values["months"]]
         return cls(**values)
 
     @property

@@ -116,6 +116,7 @@ class IntegrityRecorder:
             root=merkle_root(leaves).hex(),
             offsets=offsets,
             leaf_prefixes=[leaf[:PREFIX_BYTES].hex() for leaf in leaves],
+            months=[int(moment[:4] + moment[5:7]) for moment in occurred],
             min_occurred_at=min(occurred),
             max_occurred_at=max(occurred),
             prev=tail.last.digest if tail.last else "",

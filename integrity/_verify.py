@@ -55,6 +55,7 @@ class VerifyReport:
     checkpoints: int = 0
     rows: int = 0
     uncovered_rows: int = 0
+    retired_rows: int = 0  # signed rows of months a retention run dropped, as it was entitled to
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -89,9 +90,10 @@ def verify(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    retention_cutoff: int = 0,
 ) -> VerifyReport:
     """Verify the whole store (or the checkpoints overlapping a period). ``external`` is the topic's
-    copy; None skips the comparison (and says so in the findings of nobody: the caller reports it)."""
+    copy; None skips the comparison. ``retention_cutoff`` (yyyymm): rows of earlier months may be gone."""
     report = VerifyReport()
     stored: dict[tuple[str, int], list[Checkpoint]] = defaultdict(list)
     for checkpoint in _sql.checkpoints(client):
@@ -116,18 +118,18 @@ def verify(
             _check_chain(checkpoint, previous, public_keys, report)
             if window and previous is not None and checkpoint.seq != previous.seq + 1:
                 # The rows of a lost checkpoint are not "inserted": the missing checkpoint is the finding.
-                _check_window(client, window, report)
+                _check_window(client, window, report, retention_cutoff)
                 window = []
             previous = checkpoint
             if _in_period(checkpoint, since, until):
                 window.append(checkpoint)
             if window and (len(window) == WINDOW or not _in_period(checkpoint, since, until)):
-                _check_window(client, window, report)
+                _check_window(client, window, report, retention_cutoff)
                 window = []
             if progress:
                 progress(done, total)
         if window:
-            _check_window(client, window, report)
+            _check_window(client, window, report, retention_cutoff)
         covered_to = chain[-1].last_offset if chain else -1
         info = partitions.get((topic, partition))
         if info is not None and int(info["max(kafka_offset)"]) > covered_to:
@@ -183,7 +185,7 @@ def _check_chain(
         report.add("chain broken", checkpoint, "does not chain onto the previous checkpoint")
 
 
-def _check_window(client: Client, window: list[Checkpoint], report: VerifyReport) -> None:
+def _check_window(client: Client, window: list[Checkpoint], report: VerifyReport, retention_cutoff: int) -> None:
     """Consecutive checkpoints of one partition, checked against one read of their rows. A row in the
     gap between two checkpoints (where a dead-lettered offset left no row) belongs to neither: inserted."""
     first, last = window[0], window[-1]
@@ -202,10 +204,12 @@ def _check_window(client: Client, window: list[Checkpoint], report: VerifyReport
             else:
                 segment.append(row)
             position += 1
-        _check_rows(checkpoint, segment, report)
+        _check_rows(checkpoint, segment, report, retention_cutoff)
 
 
-def _check_rows(checkpoint: Checkpoint, rows: list[dict[str, Any]], report: VerifyReport) -> None:
+def _check_rows(
+    checkpoint: Checkpoint, rows: list[dict[str, Any]], report: VerifyReport, retention_cutoff: int
+) -> None:
     expected = dict(zip(checkpoint.offsets, checkpoint.leaf_prefixes, strict=True))
     by_offset: dict[int, list[tuple[bytes, dict[str, object]]]] = defaultdict(list)
     for row in rows:
@@ -230,10 +234,14 @@ def _check_rows(checkpoint: Checkpoint, rows: list[dict[str, Any]], report: Veri
             report.add("reordered", checkpoint, "holds another row's content", offset=offset, event_id=event_id)
         else:
             report.add("modified", checkpoint, "differs from what was signed", offset=offset, event_id=event_id)
-    for offset in checkpoint.offsets:
-        if offset not in by_offset:
+    for offset, month in zip(checkpoint.offsets, checkpoint.months, strict=True):
+        if offset in by_offset:
+            continue
+        if month < retention_cutoff:
+            report.retired_rows += 1
+        else:
             report.add("deleted", checkpoint, "listed by the checkpoint, gone from the table", offset=offset)
-    complete = len(leaves) == checkpoint.leaf_count and not modified
+    complete = len(leaves) == checkpoint.leaf_count and not modified  # (retired rows: the root cannot be recomputed)
     if complete and merkle_root([leaves[o] for o in checkpoint.offsets]).hex() != checkpoint.root:
         report.add("modified", checkpoint, "the rows do not give the signed Merkle root")
 

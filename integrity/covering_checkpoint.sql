@@ -1,5 +1,5 @@
 -- The checkpoint whose offset range holds a position.
-SELECT topic, partition, seq, first_offset, last_offset, leaf_count, root, offsets, leaf_prefixes,
+SELECT topic, partition, seq, first_offset, last_offset, leaf_count, root, offsets, leaf_prefixes, months,
        min_occurred_at, max_occurred_at, prev, key_id, signature
 FROM checkpoints
 WHERE topic = {topic:String} AND partition = {partition:UInt16}

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pdtrail.config import Settings
+from pdtrail.infra import apply_retention, expired_partitions, retention_cutoff
 from pdtrail.integrity import IntegrityError, generate_key_files, public_keys_from_settings, read_external
 from pdtrail.store import connect
 
@@ -29,7 +30,7 @@ def verify(args: argparse.Namespace, settings: Settings, console: Console) -> in
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("verify", total=None)
         report = run_verify(
-            client, keys, external, since=args.since, until=args.until,
+            client, keys, external, since=args.since, until=args.until, retention_cutoff=retention_cutoff(client),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -44,6 +45,8 @@ def verify(args: argparse.Namespace, settings: Settings, console: Console) -> in
     )
     if report.uncovered_rows:
         summary += f"; {report.uncovered_rows} newest rows not yet covered by a checkpoint"
+    if report.retired_rows:
+        summary += f"; {report.retired_rows} signed rows dropped by retention, as entitled"
     if report.ok:
         console.print(f"[green]OK[/]: {summary}")
         return 0
@@ -58,7 +61,36 @@ def verify(args: argparse.Namespace, settings: Settings, console: Console) -> in
 
 
 def _counts(report: object) -> dict[str, int]:
-    return {k: getattr(report, k) for k in ("partitions", "checkpoints", "rows", "uncovered_rows")}
+    names = ("partitions", "checkpoints", "rows", "uncovered_rows", "retired_rows")
+    return {k: getattr(report, k) for k in names}
+
+
+def retention(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """List (or, with --apply, drop) the months before the cutoff."""
+    year, month = args.before
+    cutoff = year * 100 + month
+    client = connect(settings)
+    expired = expired_partitions(client, cutoff)
+    if not expired:
+        console.print(f"nothing stored before {year}-{month:02d}")
+        return 0
+    listing = ", ".join(f"{p[:4]}-{p[4:]} ({n} rows)" for p, n in expired)
+    if not args.apply:
+        console.print(f"would drop: {listing}\nrun again with --apply to drop them")
+        return 0
+    apply_retention(client, cutoff)
+    console.print(f"dropped: {listing}; `pdtrail verify` now expects them gone")
+    return 0
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    try:
+        year, month = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a month: {text!r} (use 2019-01)") from None
+    if not (1970 <= year <= 2200 and 1 <= month <= 12):
+        raise argparse.ArgumentTypeError(f"not a month: {text!r} (use 2019-01)")
+    return year, month
 
 
 def prove(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -221,3 +221,34 @@ def test_row_forged_at_a_dead_lettered_offset_is_named(pipeline: Settings) -> No
     client.insert("events", [list(row.values())], column_names=list(row))
     report = _verify(settings, client)
     assert [(f.kind, f.event_id, f.offset) for f in report.findings] == [("inserted", str(forged), hole)]
+
+
+def test_retention_drops_whole_months_and_verify_expects_them_gone(pipeline: Settings) -> None:
+    from pdtrail.infra import apply_retention, expired_partitions, retention_cutoff
+
+    client = _ingest(pipeline, subjects=30, seed=12)
+    months = sorted({int(r[0]) for r in client.query("SELECT DISTINCT toYYYYMM(occurred_at) FROM events").result_rows})
+    assert len(months) >= 3
+    cutoff = months[len(months) // 2]
+    expired = expired_partitions(client, cutoff)
+    gone = sum(n for _, n in expired)
+    assert [int(p) for p, _ in expired] == [m for m in months if m < cutoff] and gone > 0
+
+    # Deleting rows of those months by hand is tampering; dropping them by retention is not.
+    assert apply_retention(client, cutoff) == expired
+    assert retention_cutoff(client) == cutoff
+    assert client.query(f"SELECT count() FROM events WHERE toYYYYMM(occurred_at) < {cutoff}").result_rows[0][0] == 0
+    report = verify(client, public_keys_from_settings(pipeline), read_external(pipeline), retention_cutoff=cutoff)
+    assert report.ok and report.retired_rows == gone
+    strict = verify(client, public_keys_from_settings(pipeline), read_external(pipeline))  # no cutoff known
+    assert {f.kind for f in strict.findings} == {"deleted"} and len(strict.findings) == gone
+
+    # A kept month's row deleted by hand is still found.
+    victim = client.query(
+        f"SELECT kafka_partition, kafka_offset FROM events WHERE toYYYYMM(occurred_at) >= {cutoff} LIMIT 1"
+    ).result_rows[0]
+    client.command(
+        f"ALTER TABLE events DELETE WHERE kafka_partition = {victim[0]} AND kafka_offset = {victim[1]}", settings=MUTATE
+    )
+    report = verify(client, public_keys_from_settings(pipeline), read_external(pipeline), retention_cutoff=cutoff)
+    assert [(f.kind, f.partition, f.offset) for f in report.findings] == [("deleted", victim[0], victim[1])]

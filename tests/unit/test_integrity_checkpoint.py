@@ -28,6 +28,7 @@ def body(signer: Signer, **overrides: Any) -> Checkpoint:
         "root": hashlib.sha256(b"root").hexdigest(),
         "offsets": offsets,
         "leaf_prefixes": [hashlib.sha256(b"%d" % o).hexdigest()[:16] for o in offsets],
+        "months": [202601 for _ in offsets],
         "min_occurred_at": "2026-01-01T00:00:00.000000Z",
         "max_occurred_at": "2026-01-02T00:00:00.000000Z",
         "prev": hashlib.sha256(b"previous").hexdigest(),
@@ -49,6 +50,8 @@ def _changed(name: str, value: Any) -> Any:
         return [*value[:-1], value[-1] + 1]
     if name == "leaf_prefixes":
         return [*value[:-1], "00" * 8]
+    if name == "months":
+        return [*value[:-1], value[-1] - 1]
     if name == "prev" or name == "root":
         return hashlib.sha256(value.encode()).hexdigest()
     assert isinstance(value, str), name
@@ -148,6 +151,7 @@ def test_from_dict_takes_a_stored_row(signer: Signer) -> None:
         **checkpoint.as_dict(),
         "offsets": tuple(checkpoint.offsets),
         "leaf_prefixes": tuple(checkpoint.leaf_prefixes),
+        "months": tuple(checkpoint.months),
         "written_at": "2026-01-01 00:00:00",
     }
     again = Checkpoint.from_dict(stored)
