@@ -73,7 +73,11 @@ def read_external(settings: Settings, timeout_s: float = 30.0) -> list[Checkpoin
                 found.append(Checkpoint.from_dict(json.loads(msg.value() or b"")))
             except (ValueError, KeyError, TypeError):
                 logger.warning("unreadable message in the checkpoint topic at offset %s", msg.offset())
-        raise IntegrityError(f"reading {settings.integrity.checkpoint_topic} did not finish in {timeout_s:.0f}s")
+        raise IntegrityError(
+            f"reading {settings.integrity.checkpoint_topic} at {settings.kafka.bootstrap_servers} did not finish in "
+            f"{timeout_s:.0f}s: is Kafka running? (`pdtrail broker start`; or `pdtrail verify --no-external` to check "
+            "against ClickHouse alone, which cannot see a checkpoint deleted there)"
+        )
     except KafkaException as exc:
         raise IntegrityError(f"cannot read {settings.integrity.checkpoint_topic}: {exc}") from None
     finally:
