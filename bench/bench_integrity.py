@@ -112,6 +112,7 @@ def main() -> int:
             f"{read_seconds:.1f}s"
         )
         results["verify"] = {
+            "external_read_seconds": read_seconds,
             "seconds": seconds,
             "events_per_s": report.rows / seconds,
             "ok": report.ok,
