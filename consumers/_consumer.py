@@ -25,6 +25,7 @@ from pdtrail.errors import LIBRDKAFKA_LOGGER
 
 if TYPE_CHECKING:
     from pdtrail.integrity import IntegrityRecorder
+from pdtrail.consumers._batches import by_month, insert_token
 from pdtrail.consumers._dead_letter import DeadLetterWriter
 from pdtrail.consumers._rows import COLUMNS, event_row
 from pdtrail.consumers.exceptions import StoreWriteError
@@ -33,6 +34,7 @@ from pdtrail.schemas import EventCodec, InvalidEventError, UndecodableMessageErr
 
 logger = logging.getLogger("pdtrail.consumers")
 POSITIONS_SQL = (Path(__file__).parent / "positions.sql").read_text()
+LAST_BATCH_SQL = (Path(__file__).parent / "last_batch.sql").read_text()
 TABLE = "events"
 
 
@@ -84,6 +86,7 @@ class AuditConsumer:
         self.stats = ConsumeStats()
         self._batches: dict[int, _Batch] = {}
         self._assigned: set[int] = set()
+        self._replay: dict[int, tuple[int, int]] = {}  # partition -> offset range of an unfinished batch
         self._at_end: set[int] = set()
         self._dead_letters = DeadLetterWriter(producer_config(settings), settings.kafka.dead_letter_topic)
         if recorder is None:
@@ -117,6 +120,14 @@ class AuditConsumer:
         result = self._client.query(POSITIONS_SQL, parameters={"topic": self._topic})
         return {int(p): int(o) for p, o in result.result_rows}
 
+    def unfinished_batch(self, partition: int) -> tuple[int, int] | None:
+        """The offset range of the partition's last batch if fewer of its rows are stored than promised."""
+        params = {"topic": self._topic, "partition": partition}
+        rows = self._client.query(LAST_BATCH_SQL, parameters=params).result_rows
+        if rows and int(rows[0][3]) < int(rows[0][2]):
+            return int(rows[0][0]), int(rows[0][1])
+        return None
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         stored = self.stored_positions()
         committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}
@@ -124,6 +135,11 @@ class AuditConsumer:
             resume = stored.get(tp.partition, -1) + 1
             if resume > 0 and resume > committed.get(tp.partition, OFFSET_INVALID):
                 tp.offset = resume
+            unfinished = self.unfinished_batch(tp.partition)
+            if unfinished is not None:
+                logger.warning("partition %d: batch %d-%d was cut short; replaying it", tp.partition, *unfinished)
+                self._replay[tp.partition] = unfinished
+                tp.offset = unfinished[0]
         for tp in partitions:
             self._recorder.resume(tp.partition)
         consumer.assign(partitions)
@@ -183,6 +199,9 @@ class AuditConsumer:
                 logger.warning("Kafka: %s", error.str())
             return
         partition, offset = msg.partition() or 0, msg.offset() or 0  # always set on a message without error
+        replay = self._replay.get(partition)
+        if replay is not None and offset > replay[1]:
+            self._flush_partition(partition)  # the replayed batch ends exactly where the first try did
         self._at_end.discard(partition)
         self.stats.consumed += 1
         batch = self._batches.setdefault(partition, _Batch())
@@ -209,6 +228,8 @@ class AuditConsumer:
         settings = self._settings.consumer
         now = time.monotonic()
         for partition, batch in list(self._batches.items()):
+            if partition in self._replay and batch.last_offset < self._replay[partition][1]:
+                continue  # a replay flushes only once it holds the whole range of the first try
             if len(batch.rows) >= settings.batch_size or now - batch.since >= settings.linger_s:
                 self._flush_partition(partition)
         self._at_end_flush()
@@ -227,9 +248,16 @@ class AuditConsumer:
         batch = self._batches.get(partition)
         if batch is None:
             return
+        replaying = self._replay.get(partition) == (batch.first_offset, batch.last_offset)
         if batch.rows:
+            if not replaying:
+                self._retrying("batch intent", functools.partial(self._write_intent, partition, batch))
             self._insert(partition, batch)
-            self._recorder.stored(partition, batch.rows)
+            if replaying:
+                self._recorder.resume(partition)  # some rows were there already: read them all back in order
+            else:
+                self._recorder.stored(partition, batch.rows)
+        self._replay.pop(partition, None)
         self._retrying("checkpoint", lambda: self._recorder.maybe_checkpoint(partition))
         self._dead_letters.confirm()
         self._consumer.commit(
@@ -240,22 +268,30 @@ class AuditConsumer:
         self.stats.batches += 1
         self._progress()
 
+    def _write_intent(self, partition: int, batch: _Batch) -> None:
+        self._client.insert(
+            "ingest_batches",
+            [[self._topic, partition, batch.first_offset, batch.last_offset, len(batch.rows)]],
+            column_names=["topic", "partition", "first_offset", "last_offset", "rows"],
+        )
+
     def _insert(self, partition: int, batch: _Batch) -> None:
-        # The token makes a retry of this exact batch a no-op in ClickHouse if the first try did land.
-        token = f"{self._topic}/{partition}/{batch.first_offset}-{batch.last_offset}"
         started = time.perf_counter()
+        for month, rows in by_month(batch.rows).items():
+            # Per month, so each insert is one part (atomic); the token makes a retry a no-op if it landed.
+            token = insert_token(self._topic, partition, batch.first_offset, batch.last_offset, month)
 
-        def insert() -> None:
-            try:
-                self._client.insert(
-                    TABLE, batch.rows, column_names=COLUMNS, settings={"insert_deduplication_token": token}
-                )
-            except Exception as exc:
-                raise StoreWriteError(
-                    self._topic, partition, batch.first_offset, batch.last_offset, str(exc)[:300]
-                ) from None
+            def insert(rows: list[Any] = rows, token: str = token) -> None:
+                try:
+                    self._client.insert(
+                        TABLE, rows, column_names=COLUMNS, settings={"insert_deduplication_token": token}
+                    )
+                except Exception as exc:
+                    raise StoreWriteError(
+                        self._topic, partition, batch.first_offset, batch.last_offset, str(exc)[:300]
+                    ) from None
 
-        self._retrying("insert", insert)
+            self._retrying("insert", insert)
         self.stats.last_insert_ms = (time.perf_counter() - started) * 1000
 
     def _retrying(self, what: str, step: Callable[[], object]) -> None:

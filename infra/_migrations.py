@@ -36,8 +36,10 @@ def apply_migrations(client: Client) -> list[str]:
     for version, name, sql in migrations():
         if version in applied:
             continue
-        for statement in (s.strip() for s in sql.split(";")):
-            if statement and not all(line.lstrip().startswith("--") for line in statement.splitlines()):
+        # Comments go first: a semicolon in prose must not split a statement.
+        code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+        for statement in (s.strip() for s in code.split(";")):
+            if statement:
                 client.command(statement)
         client.insert("schema_migrations", [[version, name]], column_names=["version", "name"])
         done.append(name)
