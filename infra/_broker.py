@@ -128,9 +128,15 @@ class LocalBroker:
         )
         if (log_dir / "meta.properties").exists():
             return
+        # Base64url may begin with "-": passed as --cluster-id=…, it cannot be taken for an option.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         command = self._java_command(
-            "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(self._config_file)
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            f"--cluster-id={cluster_id}",
+            "-c",
+            str(self._config_file),
         )
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
