@@ -47,8 +47,13 @@ def main() -> int:
 
     from pdtrail.config import load_settings
     from pdtrail.infra import LocalBroker, apply_migrations, ensure_topics
-    from pdtrail.integrity import IntegrityRecorder, public_keys_from_settings, read_external, signer_from_settings
-    from pdtrail.integrity._verify import verify
+    from pdtrail.integrity import (
+        IntegrityRecorder,
+        public_keys_from_settings,
+        read_external,
+        signer_from_settings,
+        verify,
+    )
     from pdtrail.producers import producer_config
     from pdtrail.store import connect
 

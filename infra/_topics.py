@@ -12,7 +12,7 @@ from pdtrail.errors import RetryableError
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     """Create the event, dead-letter and checkpoint topics if missing; returns the names it created."""
     kafka = settings.kafka
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers, **_admin_options(settings)})
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers, **kafka.security_options()})
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except KafkaException as exc:
@@ -37,8 +37,3 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise RetryableError(f"creating topic {topic} failed: {exc}") from None
     return [t.topic for t in missing]
-
-
-def _admin_options(settings: Settings) -> dict[str, str | int | float]:
-    # Security options (sasl.*, ssl.*, security.protocol) apply to the admin client as well.
-    return {k: v for k, v in settings.kafka.producer.items() if k.startswith(("sasl.", "ssl.", "security."))}

@@ -15,7 +15,9 @@ from pdtrail.config import Settings
 from pdtrail.integrity._checkpoint import Checkpoint
 from pdtrail.integrity._external import read_external
 from pdtrail.integrity._keys import Signer, generate_key_files, load_public_keys, load_signer
+from pdtrail.integrity._prove import prove
 from pdtrail.integrity._recorder import IntegrityRecorder
+from pdtrail.integrity._verify import Finding, VerifyReport, verify
 from pdtrail.integrity.exceptions import IntegrityError, ProofError, SigningKeyError
 
 
@@ -39,16 +41,20 @@ def encode_key(raw: bytes) -> str:
 
 __all__ = [
     "Checkpoint",
+    "Finding",
     "IntegrityError",
     "IntegrityRecorder",
     "ProofError",
     "Signer",
     "SigningKeyError",
+    "VerifyReport",
     "encode_key",
     "generate_key_files",
     "load_public_keys",
     "load_signer",
+    "prove",
     "public_keys_from_settings",
     "read_external",
     "signer_from_settings",
+    "verify",
 ]

@@ -50,7 +50,7 @@ def read_external(settings: Settings, timeout_s: float = 30.0) -> list[Checkpoin
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": True,
-            **{k: v for k, v in settings.kafka.consumer.items() if k.startswith(("sasl.", "ssl.", "security."))},
+            **settings.kafka.security_options(),
         },
         logger=LIBRDKAFKA_LOGGER,
     )

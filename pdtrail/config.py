@@ -48,6 +48,12 @@ class KafkaSettings(_Section):
     producer: LibrdkafkaConfig = Field(default_factory=dict, description="Extra librdkafka producer options.")
     consumer: LibrdkafkaConfig = Field(default_factory=dict, description="Extra librdkafka consumer options.")
 
+    def security_options(self) -> LibrdkafkaConfig:
+        """The connection-security options (sasl.*, ssl.*, security.*) that every client here needs too:
+        admin clients and the readers pdtrail makes itself."""
+        options = {**self.producer, **self.consumer}
+        return {k: v for k, v in options.items() if k.startswith(("sasl.", "ssl.", "security."))}
+
 
 class StoreSettings(_Section):
     """The ClickHouse store: ``chdb:///dir`` (embedded, on disk) or ``http(s)://host:port`` (a server)."""

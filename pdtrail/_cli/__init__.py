@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)
     errors = Console(stderr=True, soft_wrap=True)
     try:
-        from pdtrail._cli._demo import with_local_secrets
+        from pdtrail._cli._local import with_local_secrets
 
         settings = with_local_secrets(load_settings(), errors, create=args.command == "demo")
         return int(args.handler(args, settings, console))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import time
 
 from clickhouse_connect.driver.client import Client
@@ -23,50 +21,9 @@ from pdtrail.simulate import simulate_company
 from pdtrail.store import connect
 
 
-def with_local_secrets(settings: Settings, console: Console, *, create: bool) -> Settings:
-    """Configured secrets, or else local ones in <home> (made if ``create``): the pseudonymisation
-    secret in pseudonym.secret and the checkpoint signing key in keys/."""
-    return _with_local_signing_key(_with_local_pseudonym_secret(settings, console, create), console, create)
-
-
-def _with_local_signing_key(settings: Settings, console: Console, create: bool) -> Settings:
-    integrity = settings.integrity
-    keys = settings.home / "keys"
-    update: dict[str, object] = {} if integrity.public_keys_dir else {"public_keys_dir": keys}
-    if not (integrity.signing_key or integrity.signing_key_file):
-        existing = sorted(keys.glob("*.key"), key=lambda p: p.stat().st_mtime) if keys.exists() else []
-        if existing:
-            update["signing_key_file"] = existing[-1]
-        elif create:
-            from pdtrail.integrity import generate_key_files
-
-            key_file, _ = generate_key_files(keys)
-            console.print(f"no checkpoint signing key configured: made a local one in {key_file}")
-            update["signing_key_file"] = key_file
-    return settings.model_copy(update={"integrity": integrity.model_copy(update=update)}) if update else settings
-
-
-def _with_local_pseudonym_secret(settings: Settings, console: Console, create: bool) -> Settings:
-    if settings.pseudonym.secret or settings.pseudonym.secret_file:
-        return settings
-    path = settings.home / "pseudonym.secret"
-    if not path.exists():
-        if not create:
-            return settings
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        console.print(f"no pseudonymisation secret configured: made a local one in {path}")
-    pseudonym = settings.pseudonym.model_copy(update={"secret_file": path})
-    return settings.model_copy(update={"pseudonym": pseudonym})
-
-
 def _prove_the_log(settings: Settings, client: Client, console: Console) -> None:
     """The answer is only worth its proof: verify the whole log, and prove one event of the answer."""
-    from pdtrail.integrity import public_keys_from_settings, read_external
-    from pdtrail.integrity._prove import prove
-    from pdtrail.integrity._verify import verify
+    from pdtrail.integrity import prove, public_keys_from_settings, read_external, verify
 
     keys = public_keys_from_settings(settings)
     started = time.perf_counter()

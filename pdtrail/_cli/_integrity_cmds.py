@@ -13,12 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pdtrail.config import Settings
 from pdtrail.infra import apply_retention, expired_partitions, retention_cutoff
 from pdtrail.integrity import IntegrityError, generate_key_files, public_keys_from_settings, read_external
+from pdtrail.integrity import prove as make_proof
+from pdtrail.integrity import verify as run_verify
 from pdtrail.store import connect
 
 
 def verify(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from pdtrail.integrity._verify import verify as run_verify
-
     client = connect(settings)
     keys = public_keys_from_settings(settings)
     external = None
@@ -94,8 +94,6 @@ def parse_month(text: str) -> tuple[int, int]:
 
 
 def prove(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from pdtrail.integrity._prove import prove as make_proof
-
     proof = make_proof(connect(settings), args.event_id, public_keys_from_settings(settings))
     text = json.dumps(proof, indent=2, ensure_ascii=False)
     if args.out:
