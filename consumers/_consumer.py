@@ -1,8 +1,11 @@
-"""The ingest loop: Kafka → decode → validate → batch per partition → insert → commit.
+"""The ingest loop: Kafka → decode → validate → batch per partition → intent → insert → checkpoint → commit.
 
-Offsets are committed only after the rows are in ClickHouse and the dead letters of the same range
-are confirmed by the broker. On partition assignment the consumer resumes after the highest offset
-already stored for that partition, so a crash between insert and commit does not store twice.
+Offsets are committed only after the rows are in ClickHouse, their checkpoints are due-or-written, and
+the dead letters of the same range are confirmed by the broker. A batch is inserted one month at a time
+(each insert one atomic part, with its own deduplication token) after an intent record names its range.
+On partition assignment the consumer resumes after the highest offset already stored, so a crash
+between insert and commit does not store twice, and replays a batch whose intent promised more rows
+than are stored, so a crash between two months neither loses nor doubles.
 """
 
 from __future__ import annotations
@@ -21,16 +24,16 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
 from pdtrail.config import Settings
-from pdtrail.errors import LIBRDKAFKA_LOGGER
-
-if TYPE_CHECKING:
-    from pdtrail.integrity import IntegrityRecorder
 from pdtrail.consumers._batches import by_month, insert_token
 from pdtrail.consumers._dead_letter import DeadLetterWriter
 from pdtrail.consumers._rows import COLUMNS, event_row
 from pdtrail.consumers.exceptions import StoreWriteError
+from pdtrail.errors import LIBRDKAFKA_LOGGER
 from pdtrail.producers import producer_config
 from pdtrail.schemas import EventCodec, InvalidEventError, UndecodableMessageError
+
+if TYPE_CHECKING:
+    from pdtrail.integrity import IntegrityRecorder
 
 logger = logging.getLogger("pdtrail.consumers")
 POSITIONS_SQL = (Path(__file__).parent / "positions.sql").read_text()
@@ -40,7 +43,8 @@ TABLE = "events"
 
 @dataclass
 class ConsumeStats:
-    """What one run did. ``stored`` rows are in ClickHouse; ``dead_lettered`` went to the DLQ."""
+    """What one run did. ``stored`` rows are in ClickHouse; ``dead_lettered`` went to the DLQ;
+    ``insert_retries`` counts every store write tried again (inserts, intents, checkpoints)."""
 
     consumed: int = 0
     stored: int = 0

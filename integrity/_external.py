@@ -10,6 +10,7 @@ import logging
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
 
 from pdtrail.config import Settings
 from pdtrail.errors import LIBRDKAFKA_LOGGER
@@ -41,8 +42,24 @@ class ExternalCheckpoints:
             raise IntegrityError(f"checkpoint not confirmed by topic {self.topic}: {failures or 'timed out'}")
 
 
+def _unreachable(settings: Settings) -> str:
+    return (
+        f"the checkpoint topic {settings.integrity.checkpoint_topic} at {settings.kafka.bootstrap_servers} "
+        "cannot be read: is Kafka running? (`pdtrail broker start`; or `pdtrail verify --no-external` to check "
+        "against ClickHouse alone, which cannot see a checkpoint deleted there)"
+    )
+
+
 def read_external(settings: Settings, timeout_s: float = 30.0) -> list[Checkpoint]:
     """Every checkpoint in the external topic, from its beginning."""
+    admin = AdminClient(
+        {"bootstrap.servers": settings.kafka.bootstrap_servers, **settings.kafka.security_options()},
+        logger=LIBRDKAFKA_LOGGER,
+    )
+    try:  # fail in seconds, not after the whole read timeout, when no broker answers
+        admin.list_topics(settings.integrity.checkpoint_topic, timeout=5)
+    except KafkaException:
+        raise IntegrityError(_unreachable(settings)) from None
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka.bootstrap_servers,
@@ -73,11 +90,7 @@ def read_external(settings: Settings, timeout_s: float = 30.0) -> list[Checkpoin
                 found.append(Checkpoint.from_dict(json.loads(msg.value() or b"")))
             except (ValueError, KeyError, TypeError):
                 logger.warning("unreadable message in the checkpoint topic at offset %s", msg.offset())
-        raise IntegrityError(
-            f"reading {settings.integrity.checkpoint_topic} at {settings.kafka.bootstrap_servers} did not finish in "
-            f"{timeout_s:.0f}s: is Kafka running? (`pdtrail broker start`; or `pdtrail verify --no-external` to check "
-            "against ClickHouse alone, which cannot see a checkpoint deleted there)"
-        )
+        raise IntegrityError(f"{_unreachable(settings)} (no end reached in {timeout_s:.0f}s)")
     except KafkaException as exc:
         raise IntegrityError(f"cannot read {settings.integrity.checkpoint_topic}: {exc}") from None
     finally:
