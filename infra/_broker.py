@@ -19,6 +19,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from pdtrail._process import pid_alive
 from pdtrail.errors import PdtrailError, RetryableError
 
 KAFKA_DIR = Path(__file__).parent / "kafka"
@@ -55,21 +56,6 @@ def _java() -> str:
     if not java:
         raise BrokerError("Java 17 or later is needed for the Kafka broker; run `make setup`")
     return java
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); it is not a running broker.
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    return "\nState:\tZ" not in status
 
 
 @dataclass
@@ -113,7 +99,7 @@ class LocalBroker:
             pid = int(self._pid_file.read_text())
         except (OSError, ValueError):
             return None
-        return pid if _pid_alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -176,10 +162,10 @@ class LocalBroker:
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _pid_alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             _reap(pid)
             time.sleep(0.2)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
             _reap(pid)
         self._pid_file.unlink(missing_ok=True)

@@ -11,8 +11,8 @@ import signal
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pdtrail._cli._output import progress_bar
 from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer, ConsumeStats
 from pdtrail.infra import apply_migrations
@@ -26,7 +26,7 @@ logger = logging.getLogger("pdtrail.cli")
 def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     rejected = 0
-    with source, AuditEmitter(settings) as emitter, _progress(console) as progress:
+    with source, AuditEmitter(settings) as emitter, progress_bar(console) as progress:
         task = progress.add_task("emitting", total=None)
         for number, line in enumerate(source, start=1):
             if not line.strip():
@@ -49,13 +49,6 @@ def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     return 0 if not (rejected or left or stats.failed) else 1
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False, disable=not console.is_terminal,
-    )  # fmt: skip
-
-
 def _install_stop_handlers(consumer: AuditConsumer) -> None:
     def handler(signum: int, _frame: object) -> None:
         logger.info("signal %d: finishing the current batch and stopping", signum)
@@ -76,7 +69,7 @@ def consume(args: argparse.Namespace, settings: Settings, console: Console) -> i
         return 2
     client = connect(settings)
     apply_migrations(client)
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("consuming", total=None)
         consumer = AuditConsumer(settings, client, on_progress=lambda s: progress.update(task, completed=s.consumed))
         _install_stop_handlers(consumer)

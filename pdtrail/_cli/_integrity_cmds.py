@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pdtrail._cli._output import progress_bar
 from pdtrail.config import Settings
 from pdtrail.infra import apply_retention, expired_partitions, retention_cutoff
 from pdtrail.integrity import IntegrityError, generate_key_files, public_keys_from_settings, read_external
@@ -26,9 +26,8 @@ def verify(args: argparse.Namespace, settings: Settings, console: Console) -> in
         with console.status(f"reading the external copy ({settings.integrity.checkpoint_topic})…"):
             external = read_external(settings)
     started = time.perf_counter()
-    columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task("verify", total=None)
+    with progress_bar(console, transient=True) as bar:
+        task = bar.add_task("verifying", total=None)
         report = run_verify(
             client, keys, external, since=args.since, until=args.until, retention_cutoff=retention_cutoff(client),
             progress=lambda done, total: bar.update(task, completed=done, total=total),

@@ -9,11 +9,20 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pdtrail.queries import QueryResult, to_json_value
 
 FORMATS = ("table", "json", "csv")
+
+
+def progress_bar(console: Console, *, transient: bool = False) -> Progress:
+    """Progress for long runs; silent when the output is not a terminal (pipes, CI, files)."""
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=transient, disable=not console.is_terminal,
+    )  # fmt: skip
 
 
 def _cell(value: Any) -> str:

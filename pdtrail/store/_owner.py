@@ -11,6 +11,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pdtrail._process import pid_alive
 from pdtrail.config import Settings
 
 
@@ -49,13 +50,7 @@ def read_owner(settings: Settings) -> OwnerRecord | None:
         record = OwnerRecord(**json.loads(target.read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    try:
-        os.kill(record.pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return record
+    return record if pid_alive(record.pid) else None
 
 
 def remove_owner(settings: Settings) -> None:
