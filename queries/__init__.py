@@ -7,6 +7,7 @@
 when another process owns the embedded store; ``pdtrail.store.open_query_backend`` picks.
 """
 
+from pdtrail.queries._findings import FINDING_KINDS, Finding, findings
 from pdtrail.queries._lineage import SubjectLineage
 from pdtrail.queries._runner import (
     LocalQueries,
@@ -20,6 +21,8 @@ from pdtrail.queries._runner import (
 from pdtrail.queries.exceptions import InvalidQueryParameterError, QueryError, StoreUnavailableError
 
 __all__ = [
+    "FINDING_KINDS",
+    "Finding",
     "InvalidQueryParameterError",
     "LocalQueries",
     "QueryBackend",
@@ -28,6 +31,7 @@ __all__ = [
     "RemoteQueries",
     "StoreUnavailableError",
     "SubjectLineage",
+    "findings",
     "load_sql",
     "query_names",
     "to_json_value",
