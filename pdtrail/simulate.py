@@ -461,7 +461,7 @@ def simulate_findings(
     staff = Actor(type="employee", id=rng.choice(_STAFF), role="customer_service")
     planted: list[PlantedFinding] = []
 
-    subject, withdrawal = pick(having="consent.withdrawn")
+    subject, withdrawal = pick(having="consent.withdrawn", without=("data.erased", "processing.restricted"))
     planted.append(
         PlantedFinding(
             "consent_withdrawn",

@@ -19,7 +19,7 @@ SELECT
     e.actor_id AS actor_id,
     e.actor_role AS actor_role,
     concat('processes ', arrayStringConcat(arrayIntersect(e.data_categories, x.erased), ', '),
-           ', erased at ', toString(x.at)) AS detail
+           ', erased at ', formatDateTime(x.at, '%Y-%m-%d %H:%i:%S')) AS detail
 FROM events AS e
 INNER JOIN erasures AS x ON e.subject_key = x.subject_key
 WHERE x.at < e.occurred_at

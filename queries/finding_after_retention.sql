@@ -19,8 +19,8 @@ SELECT
     e.legal_basis AS legal_basis,
     e.actor_id AS actor_id,
     e.actor_role AS actor_role,
-    concat('collected for ', e.purpose, ' at ', toString(c.at), '; retention ended ',
-           toString(addDays(addMonths(c.at, m), d))) AS detail
+    concat('collected for ', e.purpose, ' at ', formatDateTime(c.at, '%Y-%m-%d %H:%i:%S'), '; retention ended ',
+           formatDateTime(addDays(addMonths(c.at, m), d), '%Y-%m-%d %H:%i:%S')) AS detail
 FROM events AS e
 ASOF INNER JOIN collections AS c ON e.subject_key = c.subject_key AND e.purpose = c.purpose AND e.occurred_at >= c.at
 ARRAY JOIN [toInt32({retention_months:Array(UInt32)}[indexOf({retention_purposes:Array(String)}, e.purpose)])] AS m,

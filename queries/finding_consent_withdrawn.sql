@@ -18,7 +18,7 @@ SELECT
     e.legal_basis AS legal_basis,
     e.actor_id AS actor_id,
     e.actor_role AS actor_role,
-    concat('consent for ', e.purpose, ' was withdrawn at ', toString(c.at)) AS detail
+    concat('consent for ', e.purpose, ' was withdrawn at ', formatDateTime(c.at, '%Y-%m-%d %H:%i:%S')) AS detail
 FROM events AS e
 ASOF INNER JOIN consents AS c ON e.subject_key = c.subject_key AND e.purpose = c.purpose AND e.occurred_at > c.at
 WHERE e.legal_basis = 'consent'

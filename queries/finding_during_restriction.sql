@@ -18,7 +18,7 @@ SELECT
     e.legal_basis AS legal_basis,
     e.actor_id AS actor_id,
     e.actor_role AS actor_role,
-    concat('processing restricted since ', toString(r.at)) AS detail
+    concat('processing restricted since ', formatDateTime(r.at, '%Y-%m-%d %H:%i:%S')) AS detail
 FROM events AS e
 ASOF INNER JOIN restrictions AS r ON e.subject_key = r.subject_key AND e.occurred_at > r.at
 WHERE r.restricted

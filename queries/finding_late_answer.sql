@@ -35,8 +35,8 @@ SELECT
     actor_id, actor_role,
     if(answered,
        concat(gdpr_right, ' request ', reference, ' answered ', toString(dateDiff('day', deadline, answered_at)),
-              ' days after its deadline ', toString(deadline)),
-       concat(gdpr_right, ' request ', reference, ' unanswered; deadline was ', toString(deadline))) AS detail
+              ' days after its deadline ', formatDateTime(deadline, '%Y-%m-%d %H:%i:%S')),
+       concat(gdpr_right, ' request ', reference, ' unanswered; deadline was ', formatDateTime(deadline, '%Y-%m-%d %H:%i:%S'))) AS detail
 FROM requests
 WHERE (answered AND answered_at > deadline) OR (NOT answered AND deadline < {as_of:DateTime64(6, 'UTC')})
 ORDER BY occurred_at, event_id

@@ -1,4 +1,5 @@
--- Everything that happened to the subject's data, oldest first: collection, access, sharing, credit checks.
+-- Everything that happened to the subject's data, oldest first: collection, access, sharing, credit checks,
+-- consent, rights requests and their answers, restriction, erasure, retention, checks, marketing.
 -- party_* is the other organisation: source of a collection, recipient of a sharing, bureau of a credit check.
 SELECT
     occurred_at,
@@ -19,6 +20,10 @@ SELECT
     party_role,
     reference,
     outcome,
+    action,
+    gdpr_right,
+    reason,
+    register_version,
     correlation_id,
     event_id
 FROM events
