@@ -7,7 +7,7 @@ WITH collections AS
     FROM events
     WHERE event_type IN ('personal_data.collected', 'lead.received', 'public_register.looked_up',
                          'identifiers.collected', 'credit_check.performed')
-      AND (empty({subject_keys:Array(String)}) OR subject_key IN {subject_keys:Array(String)})
+      AND subject_key IN {subject_keys:Array(String)}
 )
 SELECT
     'after_retention' AS kind,
@@ -30,7 +30,9 @@ WHERE indexOf({retention_purposes:Array(String)}, e.purpose) > 0
   AND e.event_type NOT IN ('rights_request.received', 'rights_request.answered', 'consent.withdrawn',
                            'processing.restricted', 'restriction.lifted', 'data.erased', 'erasure.refused',
                            'retention.expired')
-  AND (empty({subject_keys:Array(String)}) OR e.subject_key IN {subject_keys:Array(String)})
+  AND e.subject_key IN {subject_keys:Array(String)}
   AND e.occurred_at >= {since:DateTime64(6, 'UTC')}
   AND e.occurred_at < {until:DateTime64(6, 'UTC')}
 ORDER BY occurred_at, event_id
+-- Lazy column materialisation costs more than it saves on a per-subject read (measured at 300k rows: 19 -> 7 ms).
+SETTINGS query_plan_optimize_lazy_materialization = 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pdtrail.config import Settings
+from pdtrail.queries import FINDING_KINDS
 from pdtrail.simulate import PAYMENT_PROVIDER, generate_organisation_number, generate_personnummer
 from tests.conftest import SECRET, SIGNING_KEY, free_port
 
@@ -141,8 +142,6 @@ def test_demo_runs_end_to_end_and_stops_its_broker(tmp_path: Path) -> None:
     out = _flat(demo.stdout)
     assert "dead-lettered 0" in out and "Who accessed this subject's data" in out and "Kafka stopped" in out
     assert "log verified:" in out and "intact" in out
-    from pdtrail.queries import FINDING_KINDS
-
     findings = out.split("Findings (`pdtrail findings`)")[1].split("log verified")[0]
     assert all(kind in findings for kind in FINDING_KINDS), findings
     assert "11 rows" in findings  # one planted per kind, two late answers
@@ -158,3 +157,11 @@ def test_demo_runs_end_to_end_and_stops_its_broker(tmp_path: Path) -> None:
     pnr = out.split("Try: pdtrail timeline ")[1].split()[0]
     later = run("timeline", pnr, "--format", "json", env=env)
     assert later.returncode == 0 and len(later.stdout.splitlines()) >= 6
+    found = run("findings", "--as-of", "2028-01-01", "--format", "json", env=env)
+    assert found.returncode == 1, found.stderr  # there are findings
+    rows = [json.loads(line) for line in found.stdout.splitlines()]
+    assert sorted(r["kind"] for r in rows) == sorted([*FINDING_KINDS, "late_answer"])
+    erased = next(r for r in rows if r["kind"] == "after_erasure")
+    none = run("findings", pnr, "--only", "late_answer", env=env)
+    assert none.returncode == 0 and "0 rows" in none.stdout
+    assert erased["subject_key"] not in found.stderr
