@@ -105,6 +105,17 @@ class EmitterSettings(_Section):
     enqueue_timeout_s: float = Field(
         1.0, ge=0, description="How long emit() may wait for room in the local queue before raising."
     )
+    delivery_timeout_s: float = Field(
+        30.0, gt=0, description="How long librdkafka tries to deliver an event before it goes to the spool."
+    )
+    spool_dir: Path | None = Field(None, description="Where undeliverable events wait on disk (default <home>/spool).")
+    spool_max_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="Bound of the spool (keys + values); 0 turns the spool off."
+    )
+    spool_full_policy: Literal["block", "raise"] = Field(
+        "block", description="A full spool: emit() waits up to spool_block_timeout_s for room, or raises at once."
+    )
+    spool_block_timeout_s: float = Field(5.0, ge=0, description="The longest emit() waits for room in a full spool.")
 
 
 class RegisterSettings(_Section):

@@ -19,6 +19,7 @@ from pdtrail.producers.exceptions import (
     EmitQueueFullError,
     EmitterClosedError,
     InvalidEventError,
+    SpoolFullError,
 )
 from pdtrail.schemas import (
     AccessKind,
@@ -57,6 +58,7 @@ __all__ = [
     "PersonalDataShared",
     "Pseudonymiser",
     "RecipientRole",
+    "SpoolFullError",
     "SubjectIdentifier",
     "SubjectKind",
     "producer_config",

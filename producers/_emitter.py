@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,8 @@ from confluent_kafka import KafkaError, Message, Producer
 from pdtrail.config import Settings, load_settings
 from pdtrail.errors import LIBRDKAFKA_LOGGER, ConfigError
 from pdtrail.producers._pseudonym import Pseudonymiser
-from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError
+from pdtrail.producers._spool import Headers, Spool
+from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError, SpoolFullError
 from pdtrail.schemas import (
     EVENT_CLASS_BY_TYPE,
     EventCodec,
@@ -33,6 +36,24 @@ logger = logging.getLogger("pdtrail.producers")
 # An audit event that may be lost or reordered is worthless; these are not the caller's to weaken.
 _GUARANTEES = {"enable.idempotence": True, "acks": "all"}
 EVENT_TYPE_HEADER = "pdtrail-event-type"
+# Delivery failures that say "not now" rather than "never": the event goes to the spool and out again later.
+_SPOOL_CODES = {
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._PURGE_QUEUE,
+    KafkaError._PURGE_INFLIGHT,
+}
+_REPLAY_BATCH = 500
+_LIVE: weakref.WeakSet[AuditEmitter] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    # An emitter the service forgot to close still hands its unconfirmed events to the spool.
+    for emitter in list(_LIVE):
+        emitter.close(timeout=emitter._settings.emitter.enqueue_timeout_s)
 
 
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -42,6 +63,7 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
         "client.id": "pdtrail-emitter",
         "linger.ms": 5,
         "compression.type": "lz4",
+        "message.timeout.ms": int(settings.emitter.delivery_timeout_s * 1000),
         **_GUARANTEES,
     }
     config.update(settings.kafka.producer)
@@ -53,14 +75,41 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     return config
 
 
+class _Replay:
+    """One batch of spooled events on their way out again. A row leaves the spool when Kafka confirms it;
+    a late confirmation (after the batch stopped waiting) still removes its row."""
+
+    def __init__(self, spool: Spool, delivered: Callable[[int], None]) -> None:
+        self._spool = spool
+        self._delivered = delivered
+        self._answers = threading.Condition()
+        self.answered = 0
+        self.failed = False
+
+    def confirmed(self, seq: int, err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            self._spool.remove([seq])
+            self._delivered(1)
+        with self._answers:
+            self.failed |= err is not None
+            self.answered += 1
+            self._answers.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self._answers:
+            self._answers.wait(timeout)
+
+
 @dataclass(frozen=True)
 class EmitterStats:
-    """Counters since the emitter was created. ``pending`` = accepted but not yet confirmed."""
+    """Counters since the emitter was created. ``pending`` = in librdkafka's queue, not yet confirmed;
+    ``spooled`` = in the on-disk spool now; ``failed`` = refused by the broker for good (not spooled)."""
 
     emitted: int
     delivered: int
     failed: int
     pending: int
+    spooled: int = 0  # on disk, waiting for the broker (included in neither delivered nor pending)
 
 
 class AuditEmitter:
@@ -92,6 +141,9 @@ class AuditEmitter:
         self._on_delivery_error = on_delivery_error
         self._register = register or load_register(self._settings.processing_register.path)
         self._outside_register = 0
+        self._spool: Spool | None = None
+        self._number = 0  # emit order, carried onto the spool so that it replays in that order
+        self._live_in_flight = 0  # produced straight to librdkafka, not yet answered
         self._topic = self._settings.kafka.topic
         self._lock = threading.Lock()
         self._emitted = self._delivered = self._failed = 0
@@ -104,6 +156,14 @@ class AuditEmitter:
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_forever, name="pdtrail-emitter", daemon=True)
         self._poller.start()
+        options = self._settings.emitter
+        if options.spool_max_bytes:
+            # A forked child claims a spool file of its own: the parent's stays locked by the parent.
+            self._spool = Spool(options.spool_dir or self._settings.home / "spool", options.spool_max_bytes)
+            self._number = max(self._number, self._spool.first_free_number)
+            self._replayer = threading.Thread(target=self._replay_forever, name="pdtrail-spool", daemon=True)
+            self._replayer.start()
+        _LIVE.add(self)
 
     def _poll_forever(self) -> None:
         # Serve delivery reports in bursts: a poll that returned at every single report would take the
@@ -147,26 +207,64 @@ class AuditEmitter:
             update["subject"] = self._pseudonymiser.pseudonymise(checked.subject)
         checked = checked.model_copy(update=update)
         value = self._codec.encode(checked)
-        key = checked.subject.key
-        report = functools.partial(self._on_delivery, str(checked.event_id))
-        headers = [(EVENT_TYPE_HEADER, checked.event_type.encode())]
-        deadline = time.monotonic() + self._settings.emitter.enqueue_timeout_s
-        while True:
-            try:
-                self._producer.produce(self._topic, value=value, key=key, headers=headers, on_delivery=report)
-                break
-            except BufferError:
-                if time.monotonic() >= deadline:
-                    raise EmitQueueFullError(self._settings.emitter.enqueue_timeout_s, len(self._producer)) from None
-                self._producer.poll(0.05)
+        key = checked.subject.key.encode()
+        headers: Headers = [(EVENT_TYPE_HEADER, checked.event_type.encode())]
+        self._send(key, value, headers, str(checked.event_id))
         with self._lock:
             self._emitted += 1
         return checked.event_id
 
-    def _on_delivery(self, event_id: str, err: KafkaError | None, msg: Message) -> None:
+    def _send(self, key: bytes, value: bytes, headers: Headers, event_id: str) -> None:
+        with self._lock:
+            number = self._number
+            self._number += 1
+        spool = self._spool
+        if spool is not None and spool.depth:
+            # Events are waiting on disk: this one queues behind them, so no subject's events overtake.
+            self._to_spool(spool, number, key, value, headers, event_id)
+            return
+        report = functools.partial(self._on_delivery, event_id, number)
+        deadline = time.monotonic() + self._settings.emitter.enqueue_timeout_s
+        while True:
+            try:
+                with self._lock:
+                    self._live_in_flight += 1
+                self._producer.produce(self._topic, value=value, key=key, headers=headers, on_delivery=report)
+                return
+            except BufferError:
+                with self._lock:
+                    self._live_in_flight -= 1
+                if spool is not None:  # librdkafka's memory is full: the disk takes it, emit() does not wait
+                    self._to_spool(spool, number, key, value, headers, event_id)
+                    return
+                if time.monotonic() >= deadline:
+                    raise EmitQueueFullError(self._settings.emitter.enqueue_timeout_s, len(self._producer)) from None
+                self._producer.poll(0.05)
+
+    def _to_spool(self, spool: Spool, number: int, key: bytes, value: bytes, headers: Headers, event_id: str) -> None:
+        options = self._settings.emitter
+        size = len(key) + len(value)
+        started = time.monotonic()
+        while not spool.has_room(size):
+            waited = time.monotonic() - started
+            if options.spool_full_policy == "raise" or waited >= options.spool_block_timeout_s:
+                raise SpoolFullError(spool.max_bytes, spool.depth, waited)
+            time.sleep(0.05)
+        spool.append(number, key, value, headers, event_id)
+
+    def _on_delivery(self, event_id: str, number: int, err: KafkaError | None, msg: Message) -> None:
+        with self._lock:
+            self._live_in_flight -= 1
         if err is None:
             with self._lock:
                 self._delivered += 1
+            return
+        spool = self._spool
+        if spool is not None and err.code() in _SPOOL_CODES:
+            # Accepted by emit() already: kept even past the spool's bound (logged), never dropped.
+            if not spool.has_room(len(msg.value() or b"")):
+                logger.warning("spool over its bound: keeping an undeliverable event anyway")
+            spool.append(number, msg.key(), msg.value() or b"", list(msg.headers() or []), event_id)
             return
         with self._lock:
             self._failed += 1
@@ -178,19 +276,74 @@ class AuditEmitter:
             except Exception:
                 logger.exception("on_delivery_error callback raised")
 
+    def _replay_forever(self) -> None:
+        """Send what the spool holds, oldest first, a batch at a time; each row goes once Kafka confirmed it."""
+        backoff = 0.2
+        while not self._stop.is_set():
+            spool = self._spool
+            with self._lock:
+                # Older events still in librdkafka may yet fail and join the spool ahead of what it holds:
+                # replay only once they are all answered (no new ones go there while the spool is not empty).
+                settled = self._live_in_flight == 0
+            batch = spool.head(_REPLAY_BATCH) if spool is not None and settled else []
+            if spool is None or not batch:
+                self._stop.wait(0.2)
+                continue
+            replay = _Replay(spool, self._count_delivered)
+            sent = 0
+            for item in batch:
+                try:
+                    self._producer.produce(
+                        self._topic, value=item.value, key=item.key, headers=item.headers,
+                        on_delivery=functools.partial(replay.confirmed, item.seq),
+                    )  # fmt: skip
+                except BufferError:
+                    break
+                sent += 1
+            deadline = time.monotonic() + self._settings.emitter.delivery_timeout_s + 5
+            while replay.answered < sent and time.monotonic() < deadline and not self._stop.is_set():
+                replay.wait(0.1)
+            if replay.failed or sent < len(batch):
+                self._stop.wait(backoff)  # the broker is still away: wait longer each time, up to 30 s
+                backoff = min(backoff * 2, 30.0)
+            else:
+                backoff = 0.2
+
+    def _count_delivered(self, n: int) -> None:
+        with self._lock:
+            self._delivered += n
+
     def flush(self, timeout: float = 10.0) -> int:
-        """Wait up to ``timeout`` seconds for delivery; returns the number still unconfirmed."""
-        return int(self._producer.flush(timeout))
+        """Wait up to ``timeout`` seconds for delivery, of the spool too; returns the number still unconfirmed."""
+        deadline = time.monotonic() + timeout
+        left = int(self._producer.flush(timeout))
+        while self._spool is not None and self._spool.depth and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = int(self._producer.flush(max(0.0, deadline - time.monotonic())))
+        return left + (self._spool.depth if self._spool is not None else 0)
 
     def close(self, timeout: float = 10.0) -> int:
-        """Flush, then stop the background thread. Returns the number left unconfirmed (0 is good)."""
+        """Flush, then stop. What is still undelivered goes to the spool and out on the next start.
+        Returns the number left unconfirmed (0 is good; with a spool they are kept, not lost)."""
         if self._closed:
             return 0
         self._closed = True
+        _LIVE.discard(self)
         left = self.flush(timeout)
         self._stop.set()
+        if self._spool is not None:
+            self._replayer.join(timeout=self._settings.emitter.delivery_timeout_s + 10)
+            if len(self._producer):
+                # Still in librdkafka's memory: purged, each comes back through _on_delivery into the spool
+                # (one that was in flight may also have landed; the consumer drops a repeated event id).
+                self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+                self._producer.flush(5.0)
+            left = self._spool.depth
+            self._spool.close()
+            if left:
+                logger.warning("closing with %d audit events in the spool; they go out on the next start", left)
         self._poller.join(timeout=1.0)
-        if left:
+        if left and self._spool is None:
             logger.error("closing with %d audit events unconfirmed", left)
         return left
 
@@ -203,7 +356,8 @@ class AuditEmitter:
     @property
     def stats(self) -> EmitterStats:
         with self._lock:
-            return EmitterStats(self._emitted, self._delivered, self._failed, len(self._producer))
+            spooled = self._spool.depth if self._spool is not None else 0
+            return EmitterStats(self._emitted, self._delivered, self._failed, len(self._producer), spooled)
 
     def __enter__(self) -> AuditEmitter:
         return self

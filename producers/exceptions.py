@@ -22,6 +22,17 @@ class EmitQueueFullError(RetryableError):
         super().__init__(f"local queue full for {timeout_s}s with {pending} events pending delivery")
 
 
+class SpoolFullError(RetryableError):
+    """The on-disk spool is at its bound (``emitter.spool_max_bytes``) and the broker still does not take
+    events. Nothing was sent or kept; the caller still holds the event. Never a silent drop."""
+
+    def __init__(self, max_bytes: int, spooled: int, waited_s: float) -> None:
+        self.max_bytes = max_bytes
+        self.spooled = spooled
+        self.waited_s = waited_s
+        super().__init__(f"spool full ({spooled} events, bound {max_bytes} bytes) after waiting {waited_s:.1f}s")
+
+
 class DeliveryError(PdtrailError):
     """The broker refused an event. Passed to the on_delivery_error callback; emit() never raises it."""
 
@@ -33,4 +44,4 @@ class DeliveryError(PdtrailError):
         super().__init__(f"event {event_id} not delivered to {topic}: {reason}")
 
 
-__all__ = ["DeliveryError", "EmitQueueFullError", "EmitterClosedError", "InvalidEventError"]
+__all__ = ["DeliveryError", "EmitQueueFullError", "EmitterClosedError", "InvalidEventError", "SpoolFullError"]

@@ -1,6 +1,6 @@
 """The fault-injection tier: each test plants a fault, then counts what was emitted, stored, doubled and
 dead-lettered. Every test records its tally with ``fault_tally``; the tallies are printed as one table at
-the end of the run (and written as JSON to ``$PDTRAIL_FAULT_REPORT`` when set), so a run of this tier is
+the end of the run (and written as JSON to ``$FAULTS_REPORT`` when set), so a run of this tier is
 also the figure sheet of the closing note.
 
 The longest runs carry ``@pytest.mark.slow``; CI runs them too unless ``-m "not slow"`` is given.
@@ -56,7 +56,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{t.fault[:48]:<48} {t.emitted:>9} {t.stored:>9} {t.duplicated:>8} {t.dead_lettered:>5}"
             f" {t.planted_poison:>8} {t.seconds:>7.1f}"
         )
-    target = os.environ.get("PDTRAIL_FAULT_REPORT")
+    target = os.environ.get("FAULTS_REPORT")
     if target:
         with open(target, "w", encoding="utf-8") as out:
             json.dump([asdict(t) for t in _TALLIES], out, indent=2)
