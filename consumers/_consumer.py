@@ -27,9 +27,10 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pdtrail.config import Settings
-from pdtrail.consumers._batches import by_month, insert_token
+from pdtrail.consumers._batches import by_month, insert_token, stored_ids_parameters, without_duplicates
 from pdtrail.consumers._dead_letter import DeadLetterWriter
 from pdtrail.consumers._metrics import RETRYING, RUNNING, STARTING, STOPPED, ConsumerMetrics, MetricsServer
+from pdtrail.consumers._redrive import recent_origins
 from pdtrail.consumers._rows import COLUMNS, event_row
 from pdtrail.consumers.exceptions import StoreWriteError
 from pdtrail.errors import LIBRDKAFKA_LOGGER
@@ -45,7 +46,6 @@ LAST_BATCH_SQL = (Path(__file__).parent / "last_batch.sql").read_text()
 STORED_IDS_SQL = (Path(__file__).parent / "stored_ids.sql").read_text()
 TABLE = "events"
 _T = TypeVar("_T")
-_EVENT_ID, _SUBJECT_KEY = COLUMNS.index("event_id"), COLUMNS.index("subject_key")
 
 
 @dataclass
@@ -107,6 +107,7 @@ class AuditConsumer:
         self._next: dict[int, int] = {}  # partition -> next offset to handle; older ones are stale
         self._lag_at = 0.0
         self._lag_partitions: set[int] = set()
+        self._sent_before: set[tuple[str | None, int | None, int | None]] = set()
         self._batches: dict[int, _Batch] = {}
         self._assigned: set[int] = set()
         self._replay: dict[int, tuple[int, int]] = {}  # partition -> offset range of an unfinished batch
@@ -168,12 +169,22 @@ class AuditConsumer:
                 tp.offset = unfinished[0]
             start = tp.offset if tp.offset >= 0 else committed.get(tp.partition, OFFSET_INVALID)
             self._next[tp.partition] = max(start, 0)
+        self._remember_dead_letters(len(partitions))
         for tp in partitions:
             self._retrying("resuming checkpoints", functools.partial(self._recorder.resume, tp.partition))
         consumer.assign(partitions)
         self._assigned = {tp.partition for tp in partitions}
         self._at_end -= self._assigned
         logger.info("assigned partitions %s", sorted(self._assigned))
+
+    def _remember_dead_letters(self, partitions: int) -> None:
+        # The uncommitted tail of a partition is at most a batch; its poison may be in the DLQ already.
+        window = max(1000, self._settings.consumer.batch_size * partitions)
+        try:
+            self._sent_before = recent_origins(self._settings, window)
+        except Exception as exc:
+            logger.warning("could not read the dead-letter topic (%s); a letter may be sent twice", exc)
+            self._sent_before = set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Store what was read from these partitions while they are still ours to commit.
@@ -317,6 +328,9 @@ class AuditConsumer:
         batch.rows.append(event_row(event, schema, self._topic, partition, offset, received))
 
     def _dead_letter(self, msg: Message, reason: str, error: str) -> None:
+        if (msg.topic(), msg.partition(), msg.offset()) in self._sent_before:
+            logger.info("%s[%d]@%d is in the DLQ already", msg.topic(), msg.partition(), msg.offset())
+            return
         logger.warning("dead letter %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)
         self._dead_letters.send(msg, reason, error)
         self.stats.dead_lettered += 1
@@ -326,29 +340,18 @@ class AuditConsumer:
         """Keep the first row of each event_id not stored yet; count the others."""
         if not batch.rows:
             return
-        seen: set[str] = set()
-        params = {
-            "keys": sorted({str(r[_SUBJECT_KEY]) for r in batch.rows}),
-            "ids": sorted({str(r[_EVENT_ID]) for r in batch.rows}),
-        }
-
-        def read() -> set[str]:
-            return {r[0] for r in self._client.query(STORED_IDS_SQL, parameters=params).result_rows}
-
-        stored = self._retrying("reading stored event ids", read)
-        kept = []
-        for row in batch.rows:
-            event_id = str(row[_EVENT_ID])
-            if event_id in stored or event_id in seen:
-                continue
-            seen.add(event_id)
-            kept.append(row)
+        params = stored_ids_parameters(batch.rows)
+        stored = self._retrying(
+            "reading stored event ids",
+            lambda: {r[0] for r in self._client.query(STORED_IDS_SQL, parameters=params).result_rows},
+        )
+        kept = without_duplicates(batch.rows, stored)
         dropped = len(batch.rows) - len(kept)
         if dropped:
             logger.info("dropped %d events stored already (same event_id)", dropped)
             self.stats.duplicates_dropped += dropped
             self.metrics.duplicates.inc(dropped)
-            batch.rows = kept
+            batch.rows = [list(row) for row in kept]
 
     def _flush_due(self) -> None:
         settings = self._settings.consumer

@@ -76,7 +76,9 @@ def _letter(msg: object) -> DeadLetter:
     )  # fmt: skip
 
 
-def _read(consumer: Consumer, settings: Settings, *, from_committed: bool, timeout_s: float) -> list[DeadLetter]:
+def _read(
+    consumer: Consumer, settings: Settings, *, from_committed: bool, timeout_s: float, window: int = 0
+) -> list[DeadLetter]:
     topic = settings.kafka.dead_letter_topic
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
@@ -89,7 +91,11 @@ def _read(consumer: Consumer, settings: Settings, *, from_committed: bool, timeo
         for tp, done in zip(partitions, consumer.committed(partitions, timeout=timeout_s), strict=True):
             if done.offset >= 0:
                 tp.offset = done.offset
-    ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout_s)[1] for tp in partitions}
+    marks = {tp.partition: consumer.get_watermark_offsets(tp, timeout=timeout_s) for tp in partitions}
+    ends = {p: high for p, (_, high) in marks.items()}
+    if window:
+        for tp in partitions:
+            tp.offset = max(marks[tp.partition][0], ends[tp.partition] - window)
     todo = {tp.partition for tp in partitions if (tp.offset if tp.offset >= 0 else 0) < ends[tp.partition]}
     consumer.assign([tp for tp in partitions if tp.partition in todo])
     letters: list[DeadLetter] = []
@@ -112,6 +118,19 @@ def read_dead_letters(settings: Settings, *, timeout_s: float = 15.0) -> list[De
         return _read(consumer, settings, from_committed=False, timeout_s=timeout_s)
     finally:
         consumer.close()
+
+
+def recent_origins(settings: Settings, window: int, *, timeout_s: float = 30.0) -> set[tuple[str, int, int]]:
+    """Where the last ``window`` letters of each DLQ partition came from: (topic, partition, offset).
+
+    A consumer that restarts after a crash reads again the messages it had not committed; the poison
+    among them went to the DLQ before the crash, and this tells it not to send them twice."""
+    consumer = _reader(settings, f"{settings.kafka.group_id}.dlq-list")
+    try:
+        letters = _read(consumer, settings, from_committed=False, timeout_s=timeout_s, window=window)
+    finally:
+        consumer.close()
+    return {(letter.origin_topic, letter.origin_partition, letter.origin_offset) for letter in letters}
 
 
 def redrive(

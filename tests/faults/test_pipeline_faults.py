@@ -186,6 +186,11 @@ def _health(port: int) -> dict[str, Any] | None:
         return None
 
 
+def _pdtrail(settings: Settings, port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pdtrail", *args]
+    return subprocess.run(command, env=_env(settings, port), capture_output=True, text=True, timeout=120, check=False)
+
+
 _STORE_FIGURES = """
 import json
 from pdtrail.config import load_settings
@@ -202,7 +207,7 @@ print(json.dumps([int(rows), int(distinct)]))
 def test_consumer_sigkilled_at_random_points(
     settings: Settings, tmp_path: Path, fault_tally: Any, events: int, kills: int
 ) -> None:
-    seed = int(os.environ.get("PDTRAIL_FAULT_SEED", random.randrange(1 << 20)))
+    seed = int(os.environ.get("FAULTS_SEED", random.randrange(1 << 20)))
     rng = random.Random(seed)
     store = settings.store.model_copy(update={"dsn": f"chdb://{tmp_path / 'store'}"})
     own = _with(settings, kafka={"consumer": FAST_GROUPS}, batch_size=2000, linger_s=0.5).model_copy(
@@ -227,6 +232,8 @@ def test_consumer_sigkilled_at_random_points(
                 180, "the consumer to read",
             )  # fmt: skip
             assert process.poll() is None, f"the consumer exited by itself:\n{logs.read_text()[-3000:]}"
+            if not kill_points:  # the operator's view of a running consumer, once
+                health = _pdtrail(own, port, "health", "--format", "json")
             time.sleep(rng.uniform(0.0, 2.0))
             at_kill = _health(port) or {}
         finally:
@@ -251,6 +258,7 @@ def test_consumer_sigkilled_at_random_points(
         [sys.executable, "-m", "pdtrail", "verify", "--no-external", "--format", "json"], env=_env(own),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
+    gone = _pdtrail(own, free_port(), "health", "--format", "json")  # no consumer answers any more
     letters = read_dead_letters(own)
     fault_tally.record(
         f"consumer SIGKILL x{len(kill_points)} ({events // 1000}k)", emitted=distinct, stored=rows,
@@ -261,6 +269,9 @@ def test_consumer_sigkilled_at_random_points(
     assert ids == rows, f"seed {seed}: {rows - ids} doubled"
     assert len(letters) == planted, f"seed {seed}: {len(letters)} dead letters for {planted} planted"
     assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert json.loads(health.stdout)["checks"]["consumer"]["state"] == "running"
+    assert gone.returncode == 1 and json.loads(gone.stdout)["checks"]["consumer"]["ok"] is False
 
 
 # -- ClickHouse unavailable mid-stream ----------------------------------------------------------------
