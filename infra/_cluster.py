@@ -111,6 +111,11 @@ class LocalCluster:
         return state if isinstance(state, dict) else None
 
     @property
+    def created(self) -> bool:
+        """True once ``start()`` has laid the cluster out in ``data_dir``."""
+        return self._state_file.exists()
+
+    @property
     def bootstrap_servers(self) -> str:
         return ",".join(node.bootstrap_servers for node in self.nodes)
 

@@ -112,6 +112,9 @@ def cluster(args: argparse.Namespace, settings: Settings, console: Console) -> i
             "PDTRAIL_KAFKA__REPLICATION_FACTOR=3, then `pdtrail topics`"
         )
         return 0
+    if not local.created:
+        console.print(f"no local cluster in {settings.home / 'cluster'} (`pdtrail cluster start` makes one)")
+        return 0 if args.action == "stop" else 1
     if args.action == "stop":
         console.print("cluster stopped" if local.stop() else "no cluster node was running")
         return 0
