@@ -216,7 +216,8 @@ def test_consumer_sigkilled_at_random_points(
     ensure_topics(own)
     stream, distinct, planted = _stream(own, events, seed)
     started = time.monotonic()
-    _produce(own, stream)
+    # Produced while the consumer is killed and restarted, paced so that ingest outlasts the kills.
+    producing = _in_thread(lambda: _produce(own, stream, chunk=events // 40, pause_s=1.0))
 
     kill_points: list[int] = []  # rows this run had stored when it was killed
     logs = tmp_path / "consumer.log"
@@ -239,9 +240,11 @@ def test_consumer_sigkilled_at_random_points(
         finally:
             process.kill()
             process.wait()
-        if _uncommitted(own) == 0:
-            break  # ingest was over before this kill: it does not count
-        kill_points.append(int(at_kill.get("stored", -1)))
+        if _uncommitted(own) > 0:  # a kill after everything was stored and committed does not count
+            kill_points.append(int(at_kill.get("stored", -1)))
+        elif not producing.is_alive():
+            break
+    producing.join(300)
     assert len(kill_points) >= kills, f"ingest ended after {len(kill_points)} kills; emit more events"
 
     done = subprocess.run(
