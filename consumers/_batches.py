@@ -27,3 +27,26 @@ def by_month(rows: Sequence[Sequence[Any]]) -> dict[int, list[Sequence[Any]]]:
 
 def insert_token(topic: str, partition: int, first_offset: int, last_offset: int, month: int) -> str:
     return f"{topic}/{partition}/{first_offset}-{last_offset}/{month}"
+
+
+_EVENT_ID, _SUBJECT_KEY = COLUMNS.index("event_id"), COLUMNS.index("subject_key")
+
+
+def stored_ids_parameters(rows: Sequence[Sequence[Any]]) -> dict[str, list[str]]:
+    """The parameters of stored_ids.sql for a batch: its subject keys and event ids."""
+    return {
+        "keys": sorted({str(r[_SUBJECT_KEY]) for r in rows}),
+        "ids": sorted({str(r[_EVENT_ID]) for r in rows}),
+    }
+
+
+def without_duplicates(rows: Sequence[Sequence[Any]], stored: set[str]) -> list[Sequence[Any]]:
+    """The first row of each event_id that is not in ``stored``, in order."""
+    seen: set[str] = set(stored)
+    kept = []
+    for row in rows:
+        event_id = str(row[_EVENT_ID])
+        if event_id not in seen:
+            seen.add(event_id)
+            kept.append(row)
+    return kept

@@ -5,7 +5,10 @@ the dead letters of the same range are confirmed by the broker. A batch is inser
 (each insert one atomic part, with its own deduplication token) after an intent record names its range.
 On partition assignment the consumer resumes after the highest offset already stored, so a crash
 between insert and commit does not store twice, and replays a batch whose intent promised more rows
-than are stored, so a crash between two months neither loses nor doubles.
+than are stored, so a crash between two months neither loses nor doubles. An event whose event_id is
+stored already (the SDK's spool delivers at least once) is dropped and counted, not stored again.
+On revocation a partition's batch is stored and committed while the partition is still ours; on
+assignment the positions are read again from the store, so a rebalance neither loses nor doubles.
 """
 
 from __future__ import annotations
@@ -18,19 +21,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pdtrail.config import Settings
-from pdtrail.consumers._batches import by_month, insert_token
+from pdtrail.consumers._batches import by_month, insert_token, stored_ids_parameters, without_duplicates
 from pdtrail.consumers._dead_letter import DeadLetterWriter
+from pdtrail.consumers._metrics import RETRYING, RUNNING, STARTING, STOPPED, ConsumerMetrics, MetricsServer
+from pdtrail.consumers._redrive import recent_origins
 from pdtrail.consumers._rows import COLUMNS, event_row
 from pdtrail.consumers.exceptions import StoreWriteError
 from pdtrail.errors import LIBRDKAFKA_LOGGER
 from pdtrail.producers import producer_config
-from pdtrail.schemas import EventCodec, InvalidEventError, UndecodableMessageError
+from pdtrail.schemas import EventCodec, InvalidEventError, UndecodableMessageError, UnknownSchemaError
 
 if TYPE_CHECKING:
     from pdtrail.integrity import IntegrityRecorder
@@ -38,21 +43,28 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pdtrail.consumers")
 POSITIONS_SQL = (Path(__file__).parent / "positions.sql").read_text()
 LAST_BATCH_SQL = (Path(__file__).parent / "last_batch.sql").read_text()
+STORED_IDS_SQL = (Path(__file__).parent / "stored_ids.sql").read_text()
 TABLE = "events"
+_T = TypeVar("_T")
 
 
 @dataclass
 class ConsumeStats:
     """What one run did. ``stored`` rows are in ClickHouse; ``dead_lettered`` went to the DLQ;
-    ``insert_retries`` counts every store write tried again (inserts, intents, checkpoints)."""
+    ``duplicates_dropped`` were stored already (same event_id); ``insert_retries`` counts every store
+    write tried again (inserts, intents, checkpoints). ``state`` is starting, running, retrying (the
+    store fails: reading is paused, nothing is committed) or stopped; ``last_error`` the latest failure."""
 
     consumed: int = 0
     stored: int = 0
     dead_lettered: int = 0
+    duplicates_dropped: int = 0
     batches: int = 0
     insert_retries: int = 0
     last_insert_ms: float = 0.0
-    state: str = "starting"
+    state: str = STARTING
+    last_error: str = ""
+    last_error_at: str = ""
 
 
 @dataclass
@@ -68,8 +80,10 @@ class AuditConsumer:
 
     ``run(drain=True)`` stops once every assigned partition is read to its end (for batch jobs and the
     demo); ``run()`` consumes until ``stop()`` (call it from a signal handler). A message that cannot
-    be decoded or validated goes to the dead-letter topic with its reason; the loop carries on. A failed
-    insert is retried with back-off, committing nothing, until it succeeds or ``stop()`` is called.
+    be decoded or validated, or is larger than ``consumer.max_event_bytes``, goes to the dead-letter
+    topic with its reason; the loop carries on. A failed insert is retried with back-off, committing
+    nothing, until it succeeds or ``stop()`` is called. ``metrics`` holds its Prometheus metrics; with
+    ``consumer.metrics_port`` set, ``run()`` serves them and ``/health`` on 127.0.0.1.
     """
 
     def __init__(
@@ -80,6 +94,7 @@ class AuditConsumer:
         codec: EventCodec | None = None,
         on_progress: Callable[[ConsumeStats], None] | None = None,
         recorder: IntegrityRecorder | None = None,
+        metrics: ConsumerMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
@@ -88,6 +103,11 @@ class AuditConsumer:
         self._topic = settings.kafka.topic
         self._stop = threading.Event()
         self.stats = ConsumeStats()
+        self.metrics = metrics or ConsumerMetrics()
+        self._next: dict[int, int] = {}  # partition -> next offset to handle; older ones are stale
+        self._lag_at = 0.0
+        self._lag_partitions: set[int] = set()
+        self._sent_before: set[tuple[str | None, int | None, int | None]] = set()
         self._batches: dict[int, _Batch] = {}
         self._assigned: set[int] = set()
         self._replay: dict[int, tuple[int, int]] = {}  # partition -> offset range of an unfinished batch
@@ -133,38 +153,88 @@ class AuditConsumer:
         return None
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        stored = self.stored_positions()
+        # Read the positions from the store every time: another consumer may have stored since.
+        stored = self._retrying("reading stored positions", self.stored_positions)
         committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}
         for tp in partitions:
+            self._replay.pop(tp.partition, None)
+            self._batches.pop(tp.partition, None)
             resume = stored.get(tp.partition, -1) + 1
             if resume > 0 and resume > committed.get(tp.partition, OFFSET_INVALID):
                 tp.offset = resume
-            unfinished = self.unfinished_batch(tp.partition)
+            unfinished = self._retrying("reading batch intents", functools.partial(self.unfinished_batch, tp.partition))
             if unfinished is not None:
                 logger.warning("partition %d: batch %d-%d was cut short; replaying it", tp.partition, *unfinished)
                 self._replay[tp.partition] = unfinished
                 tp.offset = unfinished[0]
+            start = tp.offset if tp.offset >= 0 else committed.get(tp.partition, OFFSET_INVALID)
+            self._next[tp.partition] = max(start, 0)
+        self._remember_dead_letters(len(partitions))
         for tp in partitions:
-            self._recorder.resume(tp.partition)
+            self._retrying("resuming checkpoints", functools.partial(self._recorder.resume, tp.partition))
         consumer.assign(partitions)
         self._assigned = {tp.partition for tp in partitions}
         self._at_end -= self._assigned
         logger.info("assigned partitions %s", sorted(self._assigned))
 
+    def _remember_dead_letters(self, partitions: int) -> None:
+        # The uncommitted tail of a partition is at most a batch; its poison may be in the DLQ already.
+        window = max(1000, self._settings.consumer.batch_size * partitions)
+        try:
+            self._sent_before = recent_origins(self._settings, window)
+        except Exception as exc:
+            logger.warning("could not read the dead-letter topic (%s); a letter may be sent twice", exc)
+            self._sent_before = set()
+
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Store what was read from these partitions while they are still ours to commit.
         for tp in partitions:
+            batch, replay = self._batches.get(tp.partition), self._replay.get(tp.partition)
+            if batch is not None and replay is not None and batch.last_offset < replay[1]:
+                # Half a replay stored under new tokens could double the months that had landed; the next
+                # owner replays the whole range instead.
+                del self._batches[tp.partition]
             self._flush_partition(tp.partition)
             self._retrying("checkpoint", functools.partial(self._recorder.maybe_checkpoint, tp.partition, force=True))
             self._recorder.forget(tp.partition)
-        self._assigned -= {tp.partition for tp in partitions}
+            self._forget(tp.partition)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Lost, not revoked: another member may own them already, so nothing of theirs is stored or committed.
+        logger.warning(
+            "partitions %s lost; their unstored batches are left to the next owner",
+            sorted(tp.partition for tp in partitions),
+        )
+        for tp in partitions:
+            self._batches.pop(tp.partition, None)
+            self._recorder.forget(tp.partition)
+            self._forget(tp.partition)
+
+    def _forget(self, partition: int) -> None:
+        self._assigned.discard(partition)
+        self._replay.pop(partition, None)
+        self._next.pop(partition, None)
+        self._at_end.discard(partition)
+        if partition in self._lag_partitions:
+            self.metrics.lag.remove(str(partition))
+            self._lag_partitions.discard(partition)
 
     # -- the loop -------------------------------------------------------------------------------
 
+    def health(self) -> dict[str, Any]:
+        """The state for a probe: state, last error, counters and the assigned partitions."""
+        return {**self.stats.__dict__, "partitions": sorted(self._assigned), "topic": self._topic}
+
     def run(self, *, drain: bool = False) -> ConsumeStats:
         settings = self._settings.consumer
-        self._consumer.subscribe([self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        self.stats.state = "consuming"
+        server = None
+        if settings.metrics_port:
+            server = MetricsServer(self.metrics, self.health, port=settings.metrics_port).start()
+            logger.info("metrics on http://127.0.0.1:%d/metrics", server.port)
+        self._consumer.subscribe(
+            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        self._set_state(RUNNING)
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -175,6 +245,7 @@ class AuditConsumer:
                 if messages:
                     idle_since = time.monotonic()
                 self._flush_due()
+                self._update_lag()
                 if drain and self._drained():
                     break
                 if drain and time.monotonic() - idle_since > settings.drain_idle_s and not self._assigned:
@@ -184,10 +255,31 @@ class AuditConsumer:
             # Everything stored is covered when a run ends, so a drained log verifies to its last row.
             self._retrying("checkpoint", self._recorder.checkpoint_all)
         finally:
-            self.stats.state = "stopped"
+            self._set_state(STOPPED)
             self._consumer.close()
+            self._dead_letters.close()
+            if server is not None:
+                server.stop()
             self._progress()
         return self.stats
+
+    def _set_state(self, state: str) -> None:
+        self.stats.state = state
+        self.metrics.up.set(1 if state == RUNNING else 0)
+
+    def _update_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < 1.0:
+            return
+        self._lag_at = now
+        for partition, position in self._next.items():
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if high >= 0:
+                self.metrics.lag.labels(str(partition)).set(max(high - position, 0))
+                self._lag_partitions.add(partition)
 
     def _drained(self) -> bool:
         return bool(self._assigned) and self._at_end >= self._assigned and not self._batches
@@ -203,17 +295,29 @@ class AuditConsumer:
                 logger.warning("Kafka: %s", error.str())
             return
         partition, offset = msg.partition() or 0, msg.offset() or 0  # always set on a message without error
+        if partition not in self._assigned or offset < self._next.get(partition, 0):
+            return  # fetched before a rebalance: handled already, or now another member's to handle
+        self._next[partition] = offset + 1
         replay = self._replay.get(partition)
         if replay is not None and offset > replay[1]:
             self._flush_partition(partition)  # the replayed batch ends exactly where the first try did
         self._at_end.discard(partition)
         self.stats.consumed += 1
+        self.metrics.consumed.inc()
         batch = self._batches.setdefault(partition, _Batch())
         if batch.first_offset < 0:
             batch.first_offset = offset
         batch.last_offset = offset
+        value = msg.value()
+        limit = self._settings.consumer.max_event_bytes
+        if value is not None and len(value) > limit:
+            self._dead_letter(msg, f"message of {len(value)} bytes is above max_event_bytes ({limit})", "oversized")
+            return
         try:
-            event, schema = self._codec.decode_versioned(msg.value())
+            event, schema = self._codec.decode_versioned(value)
+        except UnknownSchemaError as exc:
+            self._dead_letter(msg, exc.reason, "unknown_schema")
+            return
         except UndecodableMessageError as exc:
             self._dead_letter(msg, exc.reason, "undecodable")
             return
@@ -224,9 +328,30 @@ class AuditConsumer:
         batch.rows.append(event_row(event, schema, self._topic, partition, offset, received))
 
     def _dead_letter(self, msg: Message, reason: str, error: str) -> None:
+        if (msg.topic(), msg.partition(), msg.offset()) in self._sent_before:
+            logger.info("%s[%d]@%d is in the DLQ already", msg.topic(), msg.partition(), msg.offset())
+            return
         logger.warning("dead letter %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)
         self._dead_letters.send(msg, reason, error)
         self.stats.dead_lettered += 1
+        self.metrics.dead_lettered.labels(error).inc()
+
+    def _drop_duplicates(self, batch: _Batch) -> None:
+        """Keep the first row of each event_id not stored yet; count the others."""
+        if not batch.rows:
+            return
+        params = stored_ids_parameters(batch.rows)
+        stored = self._retrying(
+            "reading stored event ids",
+            lambda: {r[0] for r in self._client.query(STORED_IDS_SQL, parameters=params).result_rows},
+        )
+        kept = without_duplicates(batch.rows, stored)
+        dropped = len(batch.rows) - len(kept)
+        if dropped:
+            logger.info("dropped %d events stored already (same event_id)", dropped)
+            self.stats.duplicates_dropped += dropped
+            self.metrics.duplicates.inc(dropped)
+            batch.rows = [list(row) for row in kept]
 
     def _flush_due(self) -> None:
         settings = self._settings.consumer
@@ -253,6 +378,7 @@ class AuditConsumer:
         if batch is None:
             return
         replaying = self._replay.get(partition) == (batch.first_offset, batch.last_offset)
+        self._drop_duplicates(batch)
         if batch.rows:
             if not replaying:
                 self._retrying("batch intent", functools.partial(self._write_intent, partition, batch))
@@ -264,12 +390,19 @@ class AuditConsumer:
         self._replay.pop(partition, None)
         self._retrying("checkpoint", lambda: self._recorder.maybe_checkpoint(partition))
         self._dead_letters.confirm()
-        self._consumer.commit(
-            offsets=[TopicPartition(self._topic, partition, batch.last_offset + 1)], asynchronous=False
-        )
-        del self._batches[partition]
+        try:
+            self._consumer.commit(
+                offsets=[TopicPartition(self._topic, partition, batch.last_offset + 1)], asynchronous=False
+            )
+        except KafkaException as exc:
+            # The rows are stored; the next owner resumes after them whatever Kafka's offsets say.
+            logger.warning("commit of partition %d failed (%s); the store's position stands", partition, exc)
+        self._batches.pop(partition, None)
         self.stats.stored += len(batch.rows)
         self.stats.batches += 1
+        if batch.rows:
+            self.metrics.stored.inc(len(batch.rows))
+            self.metrics.batch_size.observe(len(batch.rows))
         self._progress()
 
     def _write_intent(self, partition: int, batch: _Batch) -> None:
@@ -296,21 +429,28 @@ class AuditConsumer:
                     ) from None
 
             self._retrying("insert", insert)
-        self.stats.last_insert_ms = (time.perf_counter() - started) * 1000
+        elapsed = time.perf_counter() - started
+        self.stats.last_insert_ms = elapsed * 1000
+        self.metrics.insert_latency.observe(elapsed)
 
-    def _retrying(self, what: str, step: Callable[[], object]) -> None:
-        """Run ``step`` until it succeeds, backing off; nothing is committed meanwhile."""
+    def _retrying(self, what: str, step: Callable[[], _T]) -> _T:
+        """Run ``step`` until it succeeds, backing off; nothing is read or committed meanwhile."""
         delay = 0.5
         while True:
             try:
-                step()
-                self.stats.state = "consuming"
-                return
+                result = step()
+                if self.stats.state == RETRYING:
+                    logger.warning("%s succeeded again; running", what)
+                    self._set_state(RUNNING)
+                return result
             except Exception as exc:
                 if self._stop.is_set():
                     raise
                 self.stats.insert_retries += 1
-                self.stats.state = f"{what} failing, retrying"
+                self.metrics.retries.inc()
+                self.stats.last_error = f"{what} failed: {str(exc).splitlines()[0][:300] if str(exc) else exc!r}"
+                self.stats.last_error_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                self._set_state(RETRYING)
                 logger.error("%s failed: %s; retrying in %.1fs", what, exc, delay)
                 self._progress()
                 self._stop.wait(delay)

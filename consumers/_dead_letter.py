@@ -20,7 +20,10 @@ HEADER_PREFIX = "pdtrail-dlq-"
 class DeadLetterWriter:
     def __init__(self, producer_config: dict[str, Any], topic: str) -> None:
         self.topic = topic
-        self._producer = Producer({**producer_config, "client.id": "pdtrail-dead-letters"}, logger=LIBRDKAFKA_LOGGER)
+        # An oversized event goes to the DLQ whole (it is re-driven after a fix), so the producer's own
+        # size limit must not be the one that stops it; the topic's limit still applies.
+        config = {"message.max.bytes": 16 * 1024 * 1024, **producer_config, "client.id": "pdtrail-dead-letters"}
+        self._producer = Producer(config, logger=LIBRDKAFKA_LOGGER)
         self._failures: list[DeadLetterError] = []
         self._lock = threading.Lock()
         self.sent = 0
@@ -55,3 +58,7 @@ class DeadLetterWriter:
             raise failures[0]
         if left:
             raise DeadLetterError(self.topic, -1, -1, f"{left} dead letters unconfirmed after {timeout_s}s")
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Deliver what is queued; a consumer closes it when its run ends."""
+        self._producer.flush(timeout_s)

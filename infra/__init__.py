@@ -5,6 +5,7 @@ the migrations (``pdtrail db migrate``) and the topic layout (``pdtrail topics c
 """
 
 from pdtrail.infra._broker import BrokerError, LocalBroker, ensure_jars
+from pdtrail.infra._cluster import LocalCluster
 from pdtrail.infra._migrations import apply_migrations, migrations
 from pdtrail.infra._retention import apply_retention, expired_partitions, retention_cutoff
 from pdtrail.infra._topics import ensure_topics
@@ -12,6 +13,7 @@ from pdtrail.infra._topics import ensure_topics
 __all__ = [
     "BrokerError",
     "LocalBroker",
+    "LocalCluster",
     "apply_migrations",
     "apply_retention",
     "ensure_jars",

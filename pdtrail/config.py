@@ -137,6 +137,12 @@ class ConsumerSettings(_Section):
     drain_idle_s: float = Field(
         10.0, gt=0, description="With --drain: stop after this long with no partition assigned or no news."
     )
+    max_event_bytes: int = Field(
+        1024 * 1024, ge=1024, description="A message above this size goes to the dead-letter topic as oversized."
+    )
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Serve /metrics (Prometheus) and /health on 127.0.0.1:port; 0 = off."
+    )
 
 
 class IntegritySettings(_Section):

@@ -122,7 +122,22 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["migrate"])
     schemas = add("schemas", _infra_cmds.schemas, "Check for unreleased schema edits, or release them.")
     schemas.add_argument("action", choices=["check", "freeze"])
+    _add_ops_commands(add)
     return parser
+
+
+def _add_ops_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    from pdtrail._cli import _ops_cmds
+
+    health = add("health", _ops_cmds.health, "Check Kafka, the consumer and the store; exit 0 if healthy, else 1.")
+    health.add_argument("--format", choices=["table", "json"], default="table")
+    cluster = add("cluster", _ops_cmds.cluster, "Start, stop or check a local 3-node Kafka cluster (RF 3, min ISR 2).")
+    cluster.add_argument("action", choices=["start", "stop", "status"])
+    dlq = add("dlq", _ops_cmds.dlq, "List the dead letters, or re-drive them to the event topic after a fix.")
+    dlq.add_argument("action", choices=["list", "redrive"])
+    dlq.add_argument("--format", choices=["table", "json"], default="table", help="for list")
+    dlq.add_argument("--dry-run", action="store_true", help="for redrive: show what would go, publish nothing")
+    dlq.add_argument("--all", action="store_true", help="for redrive: every letter, also those re-driven before")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
