@@ -15,7 +15,7 @@ from pdtrail._cli import _ops_cmds
 from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer, read_dead_letters, redrive
 from pdtrail.producers import AuditEmitter
-from pdtrail.schemas import PersonalDataAccessed
+from pdtrail.schemas import IdentifiersCollected
 from pdtrail.schemas._wire import MARKER
 from pdtrail.simulate import simulate_company
 from pdtrail.store import connect
@@ -25,12 +25,11 @@ from tests.integration.test_dead_letters import _invalid_but_decodable, _truncat
 LIMIT = 1024
 
 
-def _large_valid_event() -> PersonalDataAccessed:
-    """A valid event above LIMIT bytes once encoded: every free-text label at its longest (200)."""
-    accessed = next(e for _, e in simulate_company(20, seed=17) if isinstance(e, PersonalDataAccessed))
-    actor = accessed.actor.model_copy(update={"id": "a" * 200, "role": "r" * 64})
-    return accessed.model_copy(
-        update={"actor": actor, "resource": "x" * 200, "correlation_id": "c" * 200, "source_system": "s" * 200}
+def _large_valid_event() -> IdentifiersCollected:
+    """A valid event above LIMIT bytes once encoded: long labels, as many cookie names as the schema allows."""
+    collected = next(e for _, e in simulate_company(20, seed=17) if isinstance(e, IdentifiersCollected))
+    return collected.model_copy(
+        update={"identifiers": tuple(f"cookie-{n}-" + "x" * 180 for n in range(8)), "correlation_id": "c" * 200}
     )
 
 
