@@ -1,0 +1,248 @@
+"""Every lineage question and both reports, on a stream emitted through the SDK, consumed from the real
+broker into chDB: answers are compared with what was emitted, never with hard-coded results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from pypdf import PdfReader
+
+from pdtrail.config import Settings, load_settings
+from pdtrail.consumers import AuditConsumer
+from pdtrail.producers import AuditEmitter, Pseudonymiser
+from pdtrail.queries import (
+    ACCESS_REQUEST,
+    InvalidQueryParameterError,
+    LocalQueries,
+    RetentionRules,
+    SubjectLineage,
+    actor_activity,
+    record_lookup,
+)
+from pdtrail.queries.reports import access_report, complaint_report, integrity_check, lineage_picture, render_pdf
+from pdtrail.schemas import (
+    CreditCheckPerformed,
+    PersonalDataAccessed,
+    PersonalDataCollected,
+    PersonalDataShared,
+    ProcessingEvent,
+    SubjectKind,
+)
+from pdtrail.simulate import SimulatedSubject, generate_personnummer, simulate_company
+from tests.conftest import SECRET, SIGNING_KEY
+
+
+@dataclass
+class Store:
+    settings: Settings
+    client: Client
+    lineage: SubjectLineage
+    journeys: list[tuple[SimulatedSubject, ProcessingEvent]]
+    subject: str  # the personnummer with the most events
+
+    def own(self, kind: type[ProcessingEvent] | None = None) -> list[ProcessingEvent]:
+        return [e for s, e in self.journeys if s.personnummer == self.subject and (kind is None or isinstance(e, kind))]
+
+    def consume(self) -> None:
+        AuditConsumer(self.settings, self.client).run(drain=True)
+
+
+@pytest.fixture(scope="module")
+def store(kafka_broker: object, store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One stream for the whole module (emitting and consuming is the slow part), in its own database."""
+    from pdtrail.infra import apply_migrations, ensure_topics
+    from pdtrail.store import connect
+
+    name = uuid.uuid4().hex[:10]
+    settings = load_settings(
+        home=tmp_path_factory.mktemp("home"),
+        kafka={"bootstrap_servers": kafka_broker.bootstrap_servers,  # type: ignore[attr-defined]
+               "topic": f"events-{name}", "dead_letter_topic": f"events-{name}.dlq", "group_id": f"ingest-{name}",
+               "partitions": 3},
+        store={"dsn": f"chdb://{store_dir}", "database": f"t_{name}"},
+        pseudonym={"secret": SECRET},
+        consumer={"linger_s": 0.2, "drain_idle_s": 20},
+        integrity={"signing_key": SIGNING_KEY, "checkpoint_topic": f"checkpoints-{name}",
+                   "checkpoint_every_events": 50},
+    )  # fmt: skip
+    ensure_topics(settings)
+    client = connect(settings)
+    apply_migrations(client)
+    journeys = list(simulate_company(40, seed=23))
+    with AuditEmitter(settings) as emitter:
+        for _, event in journeys:
+            emitter.emit(event)
+        assert emitter.flush(60) == 0
+    per_subject: dict[str, int] = {}
+    for s, _ in journeys:
+        per_subject[s.personnummer] = per_subject.get(s.personnummer, 0) + 1
+    result = Store(settings, client, SubjectLineage(LocalQueries(client), Pseudonymiser.from_settings(settings)),
+                   journeys, max(per_subject, key=lambda k: per_subject[k]))  # fmt: skip
+    result.consume()
+    yield result
+
+
+def test_who_accessed_timeline_and_shared_with_match_what_was_emitted(store: Store) -> None:
+    accessed = store.lineage.who_accessed(store.subject).as_dicts()
+    assert sorted(r["actor_id"] for r in accessed) == sorted(e.actor.id for e in store.own(PersonalDataAccessed))
+    assert len(store.lineage.timeline(store.subject).rows) == len(store.own())
+
+    shared = store.lineage.shared_with(store.subject).as_dicts()
+    emitted = store.own(PersonalDataShared)
+    assert sorted(r["recipient"] for r in shared) == sorted(e.recipient.name for e in emitted)  # type: ignore[attr-defined]
+    assert {r["recipient_org_no"] for r in shared} == {e.recipient.organisation_number for e in emitted}  # type: ignore[attr-defined]
+    assert {r["recipient_role"] for r in shared} == {"processor"}
+    times = [r["occurred_at"] for r in shared]
+    assert times == sorted(times, reverse=True)
+
+
+def test_sources_and_credit_checks(store: Store) -> None:
+    sources = store.lineage.sources(store.subject).as_dicts()
+    collected = store.own(PersonalDataCollected)
+    assert [r["collection_source"] for r in sources] == [e.source for e in collected]  # type: ignore[attr-defined]
+    names = {r["source_party"] for r in sources}
+    assert {e.source_party.name for e in collected if e.source_party} <= names  # type: ignore[attr-defined]
+
+    checks = store.lineage.credit_checks(store.subject).as_dicts()
+    emitted = store.own(CreditCheckPerformed)
+    assert [r["reference"] for r in checks] == [e.reference for e in emitted]  # type: ignore[attr-defined]
+    assert [r["outcome"] for r in checks] == [e.outcome or "" for e in emitted]  # type: ignore[attr-defined]
+    assert checks[0]["bureau"] == emitted[0].bureau.name  # type: ignore[attr-defined]
+
+
+def test_pages_of_a_timeline_are_disjoint_and_ordered(store: Store) -> None:
+    whole = store.lineage.timeline(store.subject).as_dicts()
+    first = store.lineage.timeline(store.subject, limit=3).as_dicts()
+    second = store.lineage.timeline(store.subject, limit=3, offset=3).as_dicts()
+    assert [r["event_id"] for r in first + second] == [r["event_id"] for r in whole[:6]]
+
+
+def test_period_and_unknown_subject(store: Store) -> None:
+    times = sorted(e.occurred_at for e in store.own())
+    middle = times[len(times) // 2]
+    assert len(store.lineage.timeline(store.subject, until=middle).rows) == len([t for t in times if t < middle])
+    stranger = generate_personnummer(random.Random(4242))
+    assert stranger not in {s.personnummer for s, _ in store.journeys}
+    for ask in (store.lineage.timeline, store.lineage.shared_with, store.lineage.sources, store.lineage.credit_checks):
+        assert ask(stranger).rows == []
+    graph = store.lineage.lineage_graph(stranger)
+    assert graph.nodes == [] and graph.edges == []
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda lin, pnr: lin.timeline("19811218-9875"), "identifier"),
+        (lambda lin, pnr: lin.timeline(pnr, kind="passport"), "kind"),
+        (lambda lin, pnr: lin.shared_with(pnr, since=dt.datetime(2026, 5, 1), until=dt.datetime(2026, 4, 1)), "since"),
+        (lambda lin, pnr: lin.timeline(pnr, limit=1_000_000), "limit"),
+        (lambda lin, pnr: lin.sources(pnr, offset=-1), "offset"),
+    ],
+)
+def test_bad_input_names_the_parameter(store: Store, call: object, parameter: str) -> None:
+    with pytest.raises(InvalidQueryParameterError) as caught:
+        call(store.lineage, store.subject)  # type: ignore[operator]
+    assert caught.value.parameter == parameter
+    assert store.subject not in str(caught.value)
+
+
+def test_lineage_graph_runs_from_sources_through_purposes_to_recipients(store: Store) -> None:
+    graph = store.lineage.lineage_graph(store.subject)
+    by_id = {n.id: n for n in graph.nodes}
+    recipients = {n.label.split(" (")[0] for n in graph.of_kind("recipient")}
+    assert recipients == {e.recipient.name for e in store.own(PersonalDataShared)}  # type: ignore[attr-defined]
+    sources = {n.label.split(" (")[0] for n in graph.of_kind("source")}
+    assert {e.bureau.name for e in store.own(CreditCheckPerformed)} <= sources  # type: ignore[attr-defined]
+    assert {n.label for n in graph.of_kind("purpose")} == {e.purpose for e in store.own()}
+    for edge in graph.edges:
+        assert (by_id[edge.source].kind, by_id[edge.target].kind) in {("source", "purpose"), ("purpose", "recipient")}
+    svg = lineage_picture(graph).decode()
+    assert svg.startswith("<?xml") and "<svg" in svg
+    assert all(name in svg for name in recipients)
+
+
+def test_retention_status_against_the_register_periods(store: Store) -> None:
+    last_payment = max(e.occurred_at for e in store.own() if e.purpose == "payment")
+    at = max(e.occurred_at for e in store.own()) + dt.timedelta(days=5)
+    rules = RetentionRules.from_mapping({"payment": dt.timedelta(days=1), "customer_service": dt.timedelta(days=3650)})
+    rows = store.lineage.retention_status(store.subject, at=at, rules=rules).as_dicts()
+    by = {(r["purpose"], r["category"]): r for r in rows}
+    assert by[("payment", "payment_information")]["status"] == "overdue"
+    assert by[("payment", "payment_information")]["due_at"] == last_payment + dt.timedelta(days=1)
+    service = [r for r in rows if r["purpose"] == "customer_service"]
+    assert service and {r["status"] for r in service} == {"retained"}
+    assert by[("credit_assessment", "credit_report")]["status"] == "not declared"
+    unknown = store.lineage.retention_status(store.subject, rules=RetentionRules(None, note="none")).as_dicts()
+    assert {r["status"] for r in unknown} == {"unknown"}
+
+
+def test_actor_activity_finds_every_subject_an_employee_touched(store: Store) -> None:
+    staff = [e.actor.id for _, e in store.journeys if isinstance(e, PersonalDataAccessed)]
+    actor = max(set(staff), key=staff.count)
+    pseudonymiser = Pseudonymiser.from_settings(store.settings)
+    touched = {
+        pseudonymiser.lookup_keys(SubjectKind.PERSONNUMMER, s.personnummer)[0]
+        for s, e in store.journeys
+        if e.actor.id == actor
+    }
+    answer = actor_activity(store.lineage.backend, actor).as_dicts()
+    assert {r["subject"] for r in answer} == touched
+    assert sum(r["events"] for r in answer) == staff.count(actor)
+    with pytest.raises(InvalidQueryParameterError):
+        actor_activity(store.lineage.backend, "  ")
+
+
+def test_access_report_pdf_names_recipients_purposes_and_swedish_headings(store: Store) -> None:
+    report = access_report(store.lineage, store.subject, rules=RetentionRules(None, note="no register here"))
+    assert {r["recipient"] for r in report["recipients"]} == {e.recipient.name for e in store.own(PersonalDataShared)}  # type: ignore[attr-defined]
+    assert len(report["events"]) == len(store.own())
+    text = " ".join(PdfReader(io.BytesIO(render_pdf(report, lang="sv"))).pages[i].extract_text()
+                    for i in range(len(PdfReader(io.BytesIO(render_pdf(report, lang="sv"))).pages)))  # fmt: skip
+    flat = " ".join(text.split())
+    assert "Registerutdrag enligt artikel 15 GDPR" in flat
+    assert "Mottagare" in flat and "Ändamål och rättslig grund" in flat
+    for recipient in report["recipients"]:
+        assert recipient["recipient"] in flat
+    for purpose in {e.purpose for e in store.own()}:
+        assert purpose in flat
+
+
+def test_complaint_report_verifies_the_subjects_checkpoints(store: Store) -> None:
+    times = sorted(e.occurred_at for e in store.own())
+    since, until = times[0], times[-1] + dt.timedelta(seconds=1)
+    checked = integrity_check(store.settings, store.client, since, until)
+    assert checked["ok"] and checked["checkpoints"] >= 1 and checked["external_compared"]
+    report = complaint_report(store.lineage, store.subject, since=since, until=until, integrity=checked,
+                              reference="IMY-2026-123")  # fmt: skip
+    assert len(report["events"]) == len(store.own())
+    flat = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(report))).pages).split())
+    assert "IMY-2026-123" in flat and "pdtrail verify --since" in flat
+    assert "Verification result: intact" in flat
+    assert ("findings not available" in flat) != report["findings"]["available"]
+
+
+def test_a_dpo_lookup_is_itself_recorded_and_answered_by_who_accessed(store: Store) -> None:
+    event_id = record_lookup(store.settings, "dpo-7", ACCESS_REQUEST, store.subject, None, "access_report",
+                             categories=["audit_log", "contact_details"], access_kind="export")  # fmt: skip
+    store.consume()
+    mine = [r for r in store.lineage.who_accessed(store.subject).as_dicts() if r["event_id"] == event_id]
+    assert len(mine) == 1
+    row = mine[0]
+    assert (row["actor_id"], row["actor_role"], row["purpose"], row["legal_basis"]) == (
+        "dpo-7",
+        "dpo",
+        ACCESS_REQUEST,
+        "legal_obligation",
+    )
+    assert list(row["data_categories"]) == ["audit_log", "contact_details"]
+    with pytest.raises(InvalidQueryParameterError) as caught:
+        record_lookup(store.settings, "dpo-7", "curiosity", store.subject)
+    assert caught.value.parameter == "purpose"
