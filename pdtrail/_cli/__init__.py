@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         _lineage_args(add(name, _query_cmds.lineage, text))
 
+    from pdtrail._cli import _desk_cmd
+
+    desk = add("desk", _desk_cmd.desk, "Serve the DPO's desk: HTTP API and web UI on 127.0.0.1.")
+    desk.add_argument("--port", type=int, help="default: desk.port (8470)")
+    desk.add_argument("--new-token", metavar="ROLE:IDENTITY", help="make a token (role dpo|auditor|read_only)")
+
     verify = add("verify", _integrity_cmds.verify, "Check the stored log against its signed checkpoints.")
     verify.add_argument("--since", type=parse_moment, help="only checkpoints with events from this date/time")
     verify.add_argument("--until", type=parse_moment, help="only checkpoints with events before this date/time")

@@ -1,0 +1,259 @@
+"""What the API and the web UI both do: ask the lineage queries, record the lookup, build reports.
+
+Every answer about a subject is recorded first-hand as a meta-audit access event (actor = the
+token's identity, purpose = the case's purpose) through the SDK; a lookup that Kafka does not
+confirm is not answered (``desk.confirm_lookups``), so the audit log never misses who looked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Any
+
+from pdtrail.config import Settings
+from pdtrail.desk._auth import Permission, Principal
+from pdtrail.desk._cases import CaseBook, SubjectCase, dpo_purpose
+from pdtrail.desk.exceptions import DeskError, forbidden, invalid
+from pdtrail.producers import AuditEmitter, Pseudonymiser
+from pdtrail.queries import (
+    InvalidQueryParameterError,
+    QueryBackend,
+    QueryResult,
+    SubjectLineage,
+    actor_activity,
+    record_lookup,
+    reports,
+    to_json_value,
+)
+
+# Views of one subject that come in pages, and the meta-audit resource name of each.
+PAGED_VIEWS = ("timeline", "who_accessed", "shared_with", "sources", "credit_checks", "purposes")
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    limit: int
+    offset: int
+    has_more: bool
+
+
+class LockedBackend:
+    """One query at a time on a backend: a chDB client is not safe across the server's threads."""
+
+    def __init__(self, backend: QueryBackend) -> None:
+        self.backend = backend
+        self._lock = threading.Lock()
+
+    def run(self, name: str, params: Mapping[str, Any]) -> QueryResult:
+        with self._lock:
+            return self.backend.run(name, params)
+
+
+def _queries_part(name: str) -> Any:
+    """A part of pdtrail.queries that not every build has (findings); a clear 501 if this one lacks it."""
+    try:
+        return getattr(importlib.import_module("pdtrail.queries"), name)
+    except AttributeError:
+        raise DeskError(501, "not_available", f"this pdtrail build has no {name}") from None
+
+
+def json_rows(result: QueryResult) -> list[dict[str, Any]]:
+    return [{k: to_json_value(v) for k, v in row.items()} for row in result.as_dicts()]
+
+
+def _categories(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    found: dict[str, None] = {"audit_log": None}
+    for row in rows:
+        for category in row.get("data_categories") or ():
+            found[str(category)] = None
+    return list(found)
+
+
+def plain(value: Any) -> Any:
+    """A dataclass, list or mapping as JSON-able values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return to_json_value(value)
+
+
+class Desk:
+    """The DPO's desk over one query backend. Thread-safe; one per app."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: QueryBackend,
+        *,
+        recorder: Callable[..., Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.backend = LockedBackend(backend)
+        self.lineage = SubjectLineage(self.backend, Pseudonymiser.from_settings(settings))
+        self.cases = CaseBook()
+        self._record_lookup = recorder or record_lookup
+        self._emitter: AuditEmitter | None = None
+        self._emitter_lock = threading.Lock()
+
+    # -- access and cases -------------------------------------------------------------------------
+
+    @staticmethod
+    def require(principal: Principal, permission: Permission) -> None:
+        if not principal.may(permission):
+            raise forbidden(principal.role, permission.value)
+
+    def open_case(self, principal: Principal, identifier: str, kind: str | None, purpose: str | None) -> SubjectCase:
+        self.require(principal, Permission.LINEAGE)
+        if not identifier or not identifier.strip():
+            raise invalid("identifier", "is required")
+        resolved_purpose = dpo_purpose(purpose)
+        try:
+            self.lineage.subject_keys(identifier.strip(), kind or None)  # validates; the keys are made per query
+        except InvalidQueryParameterError as exc:
+            raise invalid(exc.parameter, exc.reason) from None
+        return self.cases.open(principal.identity, identifier, kind or None, resolved_purpose)
+
+    def case(self, principal: Principal, reference: str) -> SubjectCase:
+        self.require(principal, Permission.LINEAGE)
+        return self.cases.get(principal.identity, reference)
+
+    # -- meta-audit -------------------------------------------------------------------------------
+
+    def _emitter_for_lookups(self) -> AuditEmitter:
+        with self._emitter_lock:
+            if self._emitter is None:
+                self._emitter = AuditEmitter(self.settings)
+            return self._emitter
+
+    def record(
+        self, principal: Principal, case: SubjectCase, what: str, rows: Iterable[Mapping[str, Any]] = (),
+        *, access_kind: str = "search",
+    ) -> None:  # fmt: skip
+        self._record_lookup(
+            self.settings, principal.identity, case.purpose, case.identifier, case.kind, what,
+            categories=_categories(rows), source_system="pdtrail-desk", access_kind=access_kind,
+            emitter=self._emitter_for_lookups(),
+            wait_s=self.settings.desk.confirm_lookups_s or None,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        with self._emitter_lock:
+            if self._emitter is not None:
+                self._emitter.close()
+                self._emitter = None
+
+    # -- answers ----------------------------------------------------------------------------------
+
+    def _ask(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except InvalidQueryParameterError as exc:
+            raise invalid(exc.parameter, exc.reason) from None
+
+    def page(
+        self, principal: Principal, case: SubjectCase, view: str, since: dt.datetime | None,
+        until: dt.datetime | None, limit: int, offset: int,
+    ) -> Page:  # fmt: skip
+        if view not in PAGED_VIEWS:
+            raise DeskError(404, "not_found", f"no view named {view!r}", "view")
+        limit, offset = self.check_page(limit, offset)
+        ask = getattr(self.lineage, view)
+        # One row more than asked tells whether there is a next page.
+        result = self._ask(
+            lambda: ask(case.identifier, kind=case.kind, since=since, until=until, limit=limit + 1, offset=offset)
+        )
+        rows = json_rows(result)
+        self.record(principal, case, view, rows)
+        return Page(rows[:limit], limit, offset, len(rows) > limit)
+
+    def check_page(self, limit: int | None, offset: int | None) -> tuple[int, int]:
+        largest = self.settings.desk.max_page_size
+        limit = 100 if limit is None else limit
+        offset = 0 if offset is None else offset
+        if not 1 <= limit <= largest:
+            raise invalid("limit", f"must be between 1 and {largest}")
+        if not 0 <= offset <= 10_000_000:
+            raise invalid("offset", "must be between 0 and 10000000")
+        return limit, offset
+
+    def state_at(
+        self, principal: Principal, case: SubjectCase, view: str, at: dt.datetime | None
+    ) -> list[dict[str, Any]]:
+        """``consent_state`` or ``retention_status`` as it stood at ``at`` (default now)."""
+        ask = getattr(self.lineage, view)
+        rows = json_rows(self._ask(lambda: ask(case.identifier, kind=case.kind, at=at)))
+        self.record(principal, case, view, rows)
+        return rows
+
+    def graph(
+        self, principal: Principal, case: SubjectCase, since: dt.datetime | None, until: dt.datetime | None
+    ) -> Any:
+        graph = self._ask(lambda: self.lineage.lineage_graph(case.identifier, kind=case.kind, since=since, until=until))
+        self.record(principal, case, "lineage_graph")
+        return graph
+
+    def picture(self, graph: Any) -> tuple[bytes, str]:
+        image = reports.lineage_picture(graph)
+        return image, ("image/png" if image[:8] == b"\x89PNG\r\n\x1a\n" else "image/svg+xml")
+
+    def findings(
+        self, principal: Principal, case: SubjectCase, since: dt.datetime | None, until: dt.datetime | None
+    ) -> list[dict[str, Any]]:
+        self.require(principal, Permission.FINDINGS)
+        find = _queries_part("findings")
+        keys = self._ask(lambda: self.lineage.subject_keys(case.identifier, case.kind))
+        found = self._ask(lambda: find(self.backend, subject_keys=keys, since=since, until=until))
+        rows = [plain(f) for f in found]
+        self.record(principal, case, "findings")
+        return rows
+
+    def activity(
+        self, principal: Principal, actor_id: str, since: dt.datetime | None, until: dt.datetime | None,
+        limit: int, offset: int,
+    ) -> Page:  # fmt: skip
+        """Every subject one employee or service touched (pseudonymous keys): for insider investigations.
+        Names no subject, so there is no subject to record the lookup against."""
+        self.require(principal, Permission.ACTIVITY)
+        limit, offset = self.check_page(limit, offset)
+        result = self._ask(lambda: actor_activity(self.backend, actor_id, since, until, limit=limit + 1, offset=offset))
+        rows = json_rows(result)
+        return Page(rows[:limit], limit, offset, len(rows) > limit)
+
+    def report(
+        self, principal: Principal, case: SubjectCase, kind: str, since: dt.datetime | None,
+        until: dt.datetime | None, reference: str = "",
+    ) -> dict[str, Any]:  # fmt: skip
+        """The access report (GDPR Art. 15) or the complaint response for the authority (``reference``:
+        the authority's case number), as JSON-able data. The complaint response says how to verify the
+        log; the check itself is ``pdtrail verify`` where the store is (it reads every row)."""
+        self.require(principal, Permission.REPORTS)
+        if kind not in ("access", "complaint"):
+            raise invalid("kind", "must be access or complaint")
+        if len(reference) > 100:
+            raise invalid("reference", "at most 100 characters")
+        window = {"kind": case.kind, "since": since, "until": until}
+        report: dict[str, Any] = self._ask(
+            lambda: (
+                reports.access_report(self.lineage, case.identifier, **window)
+                if kind == "access"
+                else reports.complaint_report(self.lineage, case.identifier, **window, reference=reference)
+            )
+        )
+        self.record(principal, case, f"{kind}_report", access_kind="export")
+        return report
+
+    def pdf(self, report: Mapping[str, Any], lang: str) -> bytes:
+        if lang not in ("en", "sv"):
+            raise invalid("lang", "must be en or sv")
+        data: bytes = reports.render_pdf(dict(report), lang=lang)
+        return data
