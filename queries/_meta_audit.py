@@ -48,9 +48,17 @@ def record_lookup(
         raise InvalidQueryParameterError("purpose", f"must be one of {', '.join(DPO_PURPOSES)}")
     try:
         resolved = SubjectKind(kind) if kind else guess_subject_kind(identifier)
+        subject = SubjectIdentifier(kind=resolved, value=identifier)
+    except (InvalidEventError, ValueError) as exc:
+        raise InvalidQueryParameterError("identifier", getattr(exc, "reason", "not a valid identifier")) from None
+    try:
+        actor = Actor(type="employee", id=actor_id, role=DPO_ROLE)
+    except InvalidEventError as exc:
+        raise InvalidQueryParameterError("actor_id", exc.reason) from None
+    try:
         event = PersonalDataAccessed(
-            subject=SubjectIdentifier(kind=resolved, value=identifier),
-            actor=Actor(type="employee", id=actor_id, role=DPO_ROLE),
+            subject=subject,
+            actor=actor,
             purpose=purpose,
             legal_basis="legal_obligation",
             data_categories=tuple(dict.fromkeys(categories)) or ("audit_log",),
@@ -59,10 +67,7 @@ def record_lookup(
             resource=f"audit_log/{what}",
         )
     except InvalidEventError as exc:
-        field = {"subject": "identifier", "actor": "actor_id"}.get(str(exc.field).split(".")[0], str(exc.field))
-        raise InvalidQueryParameterError(field, exc.reason) from None
-    except ValueError as exc:
-        raise InvalidQueryParameterError("identifier", str(exc)) from None
+        raise InvalidQueryParameterError(exc.field, exc.reason) from None
     if emitter is not None:
         event_id = emitter.emit(event)
         if wait_s is not None and emitter.flush(wait_s):
