@@ -178,7 +178,7 @@ class Desk:
 
     def check_page(self, limit: int | None, offset: int | None) -> tuple[int, int]:
         largest = self.settings.desk.max_page_size
-        limit = 100 if limit is None else limit
+        limit = min(100, largest) if limit is None else limit
         offset = 0 if offset is None else offset
         if not 1 <= limit <= largest:
             raise invalid("limit", f"must be between 1 and {largest}")
