@@ -96,7 +96,16 @@ def lineage(args: argparse.Namespace, settings: Settings, console: Console) -> i
         window.update(since=args.since, until=args.until)
     result = ask(args.identifier, **window)
     record(args, settings, console, method, returned_categories(result))
+    if not result.rows and args.format == "table":
+        console.print(f"{title}{_span(args)}: nothing recorded (an unknown subject is an empty answer)")
+        return 0
     print_result(result, args.format, title + _span(args), console)
+    if method == "retention_status" and args.format == "table":
+        from pdtrail.queries import RetentionRules
+
+        note = RetentionRules.from_register().note
+        if note:
+            console.print(f"retention periods: {note}", style="dim")
     return 0
 
 
