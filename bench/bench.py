@@ -452,6 +452,10 @@ def fill_sql(rows: int, subjects: int, partitions: int) -> str:
         "kafka_partition": f"number % {partitions}",
         "kafka_offset": f"intDiv(number, {partitions})",
         "ingested_at": f"{occurred} + toIntervalMillisecond(20 + cityHash64(number, 20) % 500)",
+        "action": "''",
+        "gdpr_right": "''",
+        "reason": "''",
+        "register_version": "''",
     }
     assert set(expressions) == set(COLUMNS), set(COLUMNS) ^ set(expressions)
     select = ",\n    ".join(f"{expressions[c]} AS {c}" for c in COLUMNS)

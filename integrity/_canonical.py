@@ -1,9 +1,9 @@
 """The canonical form of a stored row: what a leaf hash is computed over.
 
 Every column of ``events`` except ``ingested_at`` (when a row was written is operational; a retried
-insert may carry another value). Values are normalised so that the row as the consumer built it and
-the row as ClickHouse returns it give the same bytes: times as UTC ``...ffffffZ``, UUIDs as text,
-FixedString as text, arrays as lists.
+insert may carry another value); columns added by later migrations count only when set. Values are
+normalised so that the row as the consumer built it and the row as ClickHouse returns it give the same
+bytes: times as UTC ``...ffffffZ``, UUIDs as text, FixedString as text, arrays as lists.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pdtrail.consumers import COLUMNS
+from pdtrail.consumers import COLUMNS, LATER_COLUMNS
 from pdtrail.integrity.verify_proof import leaf_hash
 
-HASHED_COLUMNS = tuple(c for c in COLUMNS if c != "ingested_at")
+HASHED_COLUMNS = tuple(c for c in COLUMNS if c != "ingested_at" and c not in LATER_COLUMNS)
 
 
 def _normalise(value: Any) -> Any:
@@ -46,6 +46,11 @@ def canonical_row(row: Mapping[str, Any]) -> dict[str, Any]:
     for column in HASHED_COLUMNS:
         value = row[column]
         canonical[column] = value if type(value) in _PLAIN else _normalise(value)
+    # Columns added after rows were first checkpointed count only when set, so that the leaves of older
+    # rows (which read back '' there) stay what their checkpoints signed.
+    for column in LATER_COLUMNS:
+        if row.get(column):
+            canonical[column] = row[column]
     return canonical
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -107,6 +107,17 @@ class EmitterSettings(_Section):
     )
 
 
+class RegisterSettings(_Section):
+    """The processing register (GDPR Art. 30) events are checked against; see schemas/register.toml."""
+
+    path: Path | None = Field(None, description="A register TOML file; without it, the shipped default.")
+    mode: Literal["enforce", "record"] = Field(
+        "enforce",
+        description="enforce: emit() refuses an event outside the register. record: it is emitted anyway "
+        "(and `pdtrail findings` lists it) — for rolling the register out over services that predate it.",
+    )
+
+
 class ConsumerSettings(_Section):
     """How the consumer batches into ClickHouse."""
 
@@ -172,6 +183,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     pseudonym: PseudonymSettings = Field(default_factory=PseudonymSettings)
     emitter: EmitterSettings = Field(default_factory=EmitterSettings)
+    processing_register: RegisterSettings = Field(default_factory=RegisterSettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)

@@ -18,7 +18,15 @@ from pdtrail.config import Settings, load_settings
 from pdtrail.errors import LIBRDKAFKA_LOGGER, ConfigError
 from pdtrail.producers._pseudonym import Pseudonymiser
 from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError
-from pdtrail.schemas import EVENT_CLASS_BY_TYPE, EventCodec, InvalidEventError, ProcessingEvent, SubjectIdentifier
+from pdtrail.schemas import (
+    EVENT_CLASS_BY_TYPE,
+    EventCodec,
+    InvalidEventError,
+    ProcessingEvent,
+    ProcessingRegister,
+    SubjectIdentifier,
+    load_register,
+)
 
 logger = logging.getLogger("pdtrail.producers")
 
@@ -75,12 +83,15 @@ class AuditEmitter:
         pseudonymiser: Pseudonymiser | None = None,
         codec: EventCodec | None = None,
         on_delivery_error: Callable[[DeliveryError], None] | None = None,
+        register: ProcessingRegister | None = None,
     ) -> None:
         self._settings = settings or load_settings()
         self._config = producer_config(self._settings)
         self._pseudonymiser = pseudonymiser or Pseudonymiser.from_settings(self._settings)
         self._codec = codec or EventCodec()
         self._on_delivery_error = on_delivery_error
+        self._register = register or load_register(self._settings.processing_register.path)
+        self._outside_register = 0
         self._topic = self._settings.kafka.topic
         self._lock = threading.Lock()
         self._emitted = self._delivered = self._failed = 0
@@ -111,6 +122,19 @@ class AuditEmitter:
             raise InvalidEventError("type", f"must be one of {', '.join(EVENT_CLASS_BY_TYPE)}")
         return event_class(**data)
 
+    def _register_stamp(self, event: ProcessingEvent) -> dict[str, Any]:
+        """Check ``event`` against the processing register; the version it passed goes on the event."""
+        problems = self._register.problems(event)
+        if problems:
+            if self._settings.processing_register.mode == "enforce":
+                raise InvalidEventError(problems[0][0], problems[0][1], problems)
+            with self._lock:
+                self._outside_register += 1
+            # Names of fields and register entries only: never a value that could identify the subject.
+            reasons = "; ".join(f"{f}: {r}" for f, r in problems)
+            logger.warning("event %s is outside the processing register: %s", event.event_id, reasons)
+        return {"register_version": self._register.version}
+
     def emit(self, event: ProcessingEvent | Mapping[str, Any]) -> UUID:
         """Queue one event; returns its event id. Raises InvalidEventError naming the field and reason."""
         if self._closed:
@@ -118,8 +142,10 @@ class AuditEmitter:
         if os.getpid() != self._pid:
             self._start()  # forked: librdkafka's threads did not survive, the parent's queue is not ours
         checked = self._coerce(event)
+        update = self._register_stamp(checked)
         if isinstance(checked.subject, SubjectIdentifier):
-            checked = checked.model_copy(update={"subject": self._pseudonymiser.pseudonymise(checked.subject)})
+            update["subject"] = self._pseudonymiser.pseudonymise(checked.subject)
+        checked = checked.model_copy(update=update)
         value = self._codec.encode(checked)
         key = checked.subject.key
         report = functools.partial(self._on_delivery, str(checked.event_id))
@@ -167,6 +193,12 @@ class AuditEmitter:
         if left:
             logger.error("closing with %d audit events unconfirmed", left)
         return left
+
+    @property
+    def outside_register(self) -> int:
+        """Events emitted in ``processing_register.mode = "record"`` although the register does not cover them."""
+        with self._lock:
+            return self._outside_register
 
     @property
     def stats(self) -> EmitterStats:

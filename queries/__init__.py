@@ -11,6 +11,7 @@ reports (access report, complaint response, PDF, lineage picture) are in :mod:`p
 every lookup a DPO makes is recorded with :func:`record_lookup`.
 """
 
+from pdtrail.queries._findings import FINDING_KINDS, Finding, findings
 from pdtrail.queries._graph import Edge, LineageGraph, Node
 from pdtrail.queries._lineage import MAX_OFFSET, MAX_ROWS, SubjectLineage, actor_activity
 from pdtrail.queries._meta_audit import ACCESS_REQUEST, COMPLAINT_HANDLING, DPO_PURPOSES, record_lookup
@@ -35,9 +36,11 @@ __all__ = [
     "ACCESS_REQUEST",
     "COMPLAINT_HANDLING",
     "DPO_PURPOSES",
+    "FINDING_KINDS",
     "MAX_OFFSET",
     "MAX_ROWS",
     "Edge",
+    "Finding",
     "InvalidQueryParameterError",
     "LineageGraph",
     "LocalQueries",
@@ -51,6 +54,7 @@ __all__ = [
     "StoreUnavailableError",
     "SubjectLineage",
     "actor_activity",
+    "findings",
     "load_sql",
     "query_names",
     "record_lookup",

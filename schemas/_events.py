@@ -35,14 +35,20 @@ from pdtrail.schemas._vocabulary import (
     AccessKind,
     ActorRole,
     ActorType,
+    CheckKind,
+    CheckOutcome,
     CollectionSource,
     CountryCode,
     CreditDecision,
     DataCategory,
+    Disposal,
+    GdprRight,
     Label,
     LegalBasis,
+    MarketingChannel,
     Purpose,
     RecipientRole,
+    RequestOutcome,
     SubjectKind,
 )
 from pdtrail.schemas.exceptions import InvalidEventError
@@ -156,6 +162,7 @@ class ProcessingEvent(_Model):
         "data_categories",
         "source_system",
         "correlation_id",
+        "register_version",
     )
 
     event_id: UUID = Field(default_factory=uuid4)
@@ -172,6 +179,8 @@ class ProcessingEvent(_Model):
     data_categories: tuple[DataCategory, ...] = Field(min_length=1, max_length=32)
     source_system: SafeLabel
     correlation_id: SafeLabel | None = None
+    # Set by the SDK once the event has passed the processing register (pdtrail.schemas.ProcessingRegister).
+    register_version: SafeLabel | None = None
 
     @field_validator("data_categories")
     @classmethod
@@ -241,15 +250,193 @@ class CreditCheckPerformed(ProcessingEvent):
     outcome: CreditDecision | None = None
 
 
+class RightsRequestReceived(ProcessingEvent):
+    """The subject asked to exercise ``right``; ``request_id`` is the case number its answer will carry."""
+
+    avro_name: ClassVar[str] = "pdtrail.RightsRequestReceived"
+    type: Literal["rights_request.received"] = "rights_request.received"
+    right: GdprRight
+    request_id: SafeLabel
+
+
+class RightsRequestAnswered(ProcessingEvent):
+    """The request ``request_id`` was fulfilled, refused or its deadline extended; the last two need a reason."""
+
+    avro_name: ClassVar[str] = "pdtrail.RightsRequestAnswered"
+    type: Literal["rights_request.answered"] = "rights_request.answered"
+    right: GdprRight
+    request_id: SafeLabel
+    outcome: RequestOutcome
+    reason: SafeLabel | None = Field(None, validate_default=True)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_when_not_fulfilled(cls, value: str | None, info: ValidationInfo) -> str | None:
+        outcome = info.data.get("outcome")
+        if value is None and outcome in (RequestOutcome.REFUSED, RequestOutcome.EXTENDED):
+            raise ValueError(f"is required when the outcome is {outcome.value}")
+        return value
+
+
+class _ConsentEvent(ProcessingEvent):
+    @field_validator("legal_basis")
+    @classmethod
+    def _consent_basis(cls, value: LegalBasis) -> LegalBasis:
+        if value is not LegalBasis.CONSENT:
+            raise ValueError("must be 'consent' for a consent being given or withdrawn")
+        return value
+
+
+class ConsentGiven(_ConsentEvent):
+    """The subject consented to ``purpose`` (the envelope's); ``consent_text`` names the wording agreed to."""
+
+    avro_name: ClassVar[str] = "pdtrail.ConsentGiven"
+    type: Literal["consent.given"] = "consent.given"
+    consent_text: SafeLabel | None = None
+
+
+class ConsentWithdrawn(_ConsentEvent):
+    """The subject withdrew consent for ``purpose`` (the envelope's)."""
+
+    avro_name: ClassVar[str] = "pdtrail.ConsentWithdrawn"
+    type: Literal["consent.withdrawn"] = "consent.withdrawn"
+    request_id: SafeLabel | None = None
+
+
+class DataRectified(ProcessingEvent):
+    """Inaccurate data in ``data_categories`` was corrected."""
+
+    avro_name: ClassVar[str] = "pdtrail.DataRectified"
+    type: Literal["data.rectified"] = "data.rectified"
+    request_id: SafeLabel | None = None
+
+
+class ProcessingRestricted(ProcessingEvent):
+    """Processing of the subject's data was restricted (GDPR Art. 18) until a :class:`RestrictionLifted`."""
+
+    avro_name: ClassVar[str] = "pdtrail.ProcessingRestricted"
+    type: Literal["processing.restricted"] = "processing.restricted"
+    request_id: SafeLabel | None = None
+    reason: SafeLabel | None = None
+
+
+class RestrictionLifted(ProcessingEvent):
+    avro_name: ClassVar[str] = "pdtrail.RestrictionLifted"
+    type: Literal["restriction.lifted"] = "restriction.lifted"
+    request_id: SafeLabel | None = None
+    reason: SafeLabel | None = None
+
+
+class DataErased(ProcessingEvent):
+    """The subject's data in ``data_categories`` was erased."""
+
+    avro_name: ClassVar[str] = "pdtrail.DataErased"
+    type: Literal["data.erased"] = "data.erased"
+    request_id: SafeLabel | None = None
+
+
+class ErasureRefused(ProcessingEvent):
+    """Erasure of ``data_categories`` was refused on ``legal_ground`` (GDPR Art. 17(3))."""
+
+    avro_name: ClassVar[str] = "pdtrail.ErasureRefused"
+    type: Literal["erasure.refused"] = "erasure.refused"
+    request_id: SafeLabel | None = None
+    legal_ground: SafeLabel
+
+
+class RetentionExpired(ProcessingEvent):
+    """The retention period of ``data_categories`` for ``purpose`` ended; the data was disposed of."""
+
+    avro_name: ClassVar[str] = "pdtrail.RetentionExpired"
+    type: Literal["retention.expired"] = "retention.expired"
+    disposal: Disposal
+
+
+class SubjectChecked(ProcessingEvent):
+    """An identity, age or address check before a contract, by the company or by ``provider``."""
+
+    avro_name: ClassVar[str] = "pdtrail.SubjectChecked"
+    type: Literal["subject.checked"] = "subject.checked"
+    check: CheckKind
+    outcome: CheckOutcome
+    provider: Party | None = None
+
+
+class LeadReceived(ProcessingEvent):
+    """A company the person contacted (``lead_source``) passed on their details."""
+
+    avro_name: ClassVar[str] = "pdtrail.LeadReceived"
+    type: Literal["lead.received"] = "lead.received"
+    lead_source: Party
+    reference: SafeLabel | None = None
+
+
+class PublicRegisterLookup(ProcessingEvent):
+    """The subject's data was looked up in ``public_register`` (e.g. a public address register)."""
+
+    avro_name: ClassVar[str] = "pdtrail.PublicRegisterLookup"
+    type: Literal["public_register.looked_up"] = "public_register.looked_up"
+    public_register: Party
+    reference: SafeLabel | None = None
+
+
+class MarketingSent(ProcessingEvent):
+    avro_name: ClassVar[str] = "pdtrail.MarketingSent"
+    type: Literal["marketing.sent"] = "marketing.sent"
+    channel: MarketingChannel
+    campaign: SafeLabel
+
+
+class IdentifiersCollected(ProcessingEvent):
+    """Cookies or other electronic identifiers were set or read: their names, never their values."""
+
+    avro_name: ClassVar[str] = "pdtrail.IdentifiersCollected"
+    type: Literal["identifiers.collected"] = "identifiers.collected"
+    identifiers: tuple[SafeLabel, ...] = Field(min_length=1, max_length=32)
+
+
 _ENVELOPE = frozenset(ProcessingEvent.ENVELOPE_FIELDS)
 EVENT_CLASSES: tuple[type[ProcessingEvent], ...] = (
     PersonalDataCollected,
     PersonalDataAccessed,
     PersonalDataShared,
     CreditCheckPerformed,
+    RightsRequestReceived,
+    RightsRequestAnswered,
+    ConsentGiven,
+    ConsentWithdrawn,
+    DataRectified,
+    ProcessingRestricted,
+    RestrictionLifted,
+    DataErased,
+    ErasureRefused,
+    RetentionExpired,
+    SubjectChecked,
+    LeadReceived,
+    PublicRegisterLookup,
+    MarketingSent,
+    IdentifiersCollected,
 )
 AnyEvent = Annotated[
-    PersonalDataCollected | PersonalDataAccessed | PersonalDataShared | CreditCheckPerformed,
+    PersonalDataCollected
+    | PersonalDataAccessed
+    | PersonalDataShared
+    | CreditCheckPerformed
+    | RightsRequestReceived
+    | RightsRequestAnswered
+    | ConsentGiven
+    | ConsentWithdrawn
+    | DataRectified
+    | ProcessingRestricted
+    | RestrictionLifted
+    | DataErased
+    | ErasureRefused
+    | RetentionExpired
+    | SubjectChecked
+    | LeadReceived
+    | PublicRegisterLookup
+    | MarketingSent
+    | IdentifiersCollected,
     Field(discriminator="type"),
 ]
 EVENT_CLASS_BY_AVRO_NAME = {cls.avro_name: cls for cls in EVENT_CLASSES}

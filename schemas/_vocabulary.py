@@ -67,6 +67,55 @@ class RecipientRole(StrEnum):
     AUTHORITY = "authority"
 
 
+class GdprRight(StrEnum):
+    """The data subject's rights (GDPR Art. 15-18, 20, 21 and 7(3))."""
+
+    ACCESS = "access"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    RESTRICTION = "restriction"
+    PORTABILITY = "portability"
+    OBJECTION = "objection"
+    WITHDRAW_CONSENT = "withdraw_consent"
+
+
+class RequestOutcome(StrEnum):
+    """How a rights request was answered. ``extended``: the deadline was extended (Art. 12(3))."""
+
+    FULFILLED = "fulfilled"
+    REFUSED = "refused"
+    EXTENDED = "extended"
+
+
+class CheckKind(StrEnum):
+    """The checks made before a contract."""
+
+    IDENTITY = "identity"
+    AGE = "age"
+    ADDRESS = "address"
+
+
+class CheckOutcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+
+
+class MarketingChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    POST = "post"
+    PHONE = "phone"
+    ONLINE = "online"
+
+
+class Disposal(StrEnum):
+    """What happened to data whose retention period ended."""
+
+    DELETED = "deleted"
+    ANONYMISED = "anonymised"
+
+
 class CreditDecision(StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"

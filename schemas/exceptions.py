@@ -65,3 +65,12 @@ class SchemaCompatibilityError(PdtrailError):
         self.schema = schema
         self.reason = reason
         super().__init__(f"{schema}: incompatible change: {reason}")
+
+
+class RegisterError(PdtrailError):
+    """The processing register file cannot be used. ``where`` is the dotted key (or the file), ``reason`` why."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"processing register: {where}: {reason}")

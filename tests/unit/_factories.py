@@ -16,16 +16,37 @@ from pdtrail.schemas import (
     EVENT_CLASSES,
     AccessKind,
     ActorType,
+    CheckKind,
+    CheckOutcome,
     CollectionSource,
+    ConsentGiven,
+    ConsentWithdrawn,
     CreditCheckPerformed,
     CreditDecision,
+    DataErased,
+    DataRectified,
+    Disposal,
+    ErasureRefused,
+    GdprRight,
+    IdentifiersCollected,
+    LeadReceived,
     LegalBasis,
+    MarketingChannel,
+    MarketingSent,
     PersonalDataAccessed,
     PersonalDataCollected,
     PersonalDataShared,
     ProcessingEvent,
+    ProcessingRestricted,
     PseudonymousSubject,
+    PublicRegisterLookup,
     RecipientRole,
+    RequestOutcome,
+    RestrictionLifted,
+    RetentionExpired,
+    RightsRequestAnswered,
+    RightsRequestReceived,
+    SubjectChecked,
     SubjectKind,
 )
 from pdtrail.simulate import generate_organisation_number, generate_personnummer
@@ -79,6 +100,21 @@ SPECIFIC: dict[type[ProcessingEvent], dict[str, Any]] = {
     PersonalDataAccessed: {"access_kind": "view", "resource": "customer-record"},
     PersonalDataShared: {"recipient": swedish_party(3, "Betalbolaget AB"), "recipient_role": "processor"},
     CreditCheckPerformed: {"bureau": swedish_party(4, "Kreditbolaget AB"), "reference": "KK-00000001"},
+    RightsRequestReceived: {"right": "access", "request_id": "DSR-2026-0001"},
+    RightsRequestAnswered: {"right": "erasure", "request_id": "DSR-2026-0002", "outcome": "refused", "reason": "BFL"},
+    ConsentGiven: {"legal_basis": "consent", "consent_text": "marketing-v3"},
+    ConsentWithdrawn: {"legal_basis": "consent", "request_id": "DSR-2026-0003"},
+    DataRectified: {"request_id": "DSR-2026-0004"},
+    ProcessingRestricted: {"request_id": "DSR-2026-0005", "reason": "accuracy contested"},
+    RestrictionLifted: {"request_id": "DSR-2026-0005", "reason": "accuracy verified"},
+    DataErased: {"request_id": "DSR-2026-0006"},
+    ErasureRefused: {"request_id": "DSR-2026-0007", "legal_ground": "bookkeeping law, 7 years"},
+    RetentionExpired: {"disposal": "deleted"},
+    SubjectChecked: {"check": "age", "outcome": "passed", "provider": swedish_party(5, "Adressbolaget AB")},
+    LeadReceived: {"lead_source": swedish_party(6, "Leadbolaget AB"), "reference": "lead-77"},
+    PublicRegisterLookup: {"public_register": swedish_party(7, "Registret AB")},
+    MarketingSent: {"channel": "email", "campaign": "spring-2026"},
+    IdentifiersCollected: {"identifiers": ["_ga", "session"]},
 }
 assert set(SPECIFIC) == set(EVENT_CLASSES), "a new event class needs an entry here"
 
@@ -165,6 +201,42 @@ def events(draw: st.DrawFn, cls: type[ProcessingEvent] | None = None) -> Process
             "reference": draw(safe_labels),
             "outcome": draw(st.none() | st.sampled_from(CreditDecision)),
         }
-    else:  # pragma: no cover - guarded by the SPECIFIC assertion above
-        raise AssertionError(cls)
+    else:
+        data |= draw(_vocabulary_fields(cls))
     return cls(**data)
+
+
+@st.composite
+def _vocabulary_fields(draw: st.DrawFn, cls: type[ProcessingEvent]) -> dict[str, Any]:
+    maybe_label = st.none() | safe_labels
+    if cls is RightsRequestReceived:
+        return {"right": draw(st.sampled_from(GdprRight)), "request_id": draw(safe_labels)}
+    if cls is RightsRequestAnswered:
+        outcome = draw(st.sampled_from(RequestOutcome))
+        reason = draw(safe_labels if outcome is not RequestOutcome.FULFILLED else maybe_label)
+        return {"right": draw(st.sampled_from(GdprRight)), "request_id": draw(safe_labels), "outcome": outcome,
+                "reason": reason}  # fmt: skip
+    if cls is ConsentGiven:
+        return {"legal_basis": "consent", "consent_text": draw(maybe_label)}
+    if cls is ConsentWithdrawn:
+        return {"legal_basis": "consent", "request_id": draw(maybe_label)}
+    if cls in (DataRectified, DataErased):
+        return {"request_id": draw(maybe_label)}
+    if cls in (ProcessingRestricted, RestrictionLifted):
+        return {"request_id": draw(maybe_label), "reason": draw(maybe_label)}
+    if cls is ErasureRefused:
+        return {"request_id": draw(maybe_label), "legal_ground": draw(safe_labels)}
+    if cls is RetentionExpired:
+        return {"disposal": draw(st.sampled_from(Disposal))}
+    if cls is SubjectChecked:
+        return {"check": draw(st.sampled_from(CheckKind)), "outcome": draw(st.sampled_from(CheckOutcome)),
+                "provider": draw(st.none() | parties())}  # fmt: skip
+    if cls is LeadReceived:
+        return {"lead_source": draw(parties()), "reference": draw(maybe_label)}
+    if cls is PublicRegisterLookup:
+        return {"public_register": draw(parties()), "reference": draw(maybe_label)}
+    if cls is MarketingSent:
+        return {"channel": draw(st.sampled_from(MarketingChannel)), "campaign": draw(safe_labels)}
+    if cls is IdentifiersCollected:
+        return {"identifiers": draw(st.lists(safe_labels, min_size=1, max_size=5))}
+    raise AssertionError(f"no strategy for {cls.__name__}")  # pragma: no cover - SPECIFIC lists every class

@@ -53,7 +53,7 @@ def test_every_event_class_validates_good_input(cls: type[ProcessingEvent]) -> N
     assert event.subject.value.get_secret_value() == pnr
     assert event.occurred_at == WHEN and event.occurred_at.tzinfo is not None
     assert event.data_categories == ("name", "contact_details")
-    assert event.legal_basis is LegalBasis.CONTRACT
+    assert event.legal_basis is LegalBasis(event_data(cls)["legal_basis"])
     assert event.event_type in EVENT_TYPES
     assert event.event_type == cls.model_fields["type"].default
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pdtrail.consumers import COLUMNS
+from pdtrail.consumers import COLUMNS, LATER_COLUMNS
 from pdtrail.consumers._rows import event_row
 from pdtrail.integrity._canonical import HASHED_COLUMNS, canonical_row, leaf_and_time, row_leaf, values_as_row
 from pdtrail.integrity.verify_proof import canonical_json, leaf_hash
@@ -89,7 +89,7 @@ def test_the_simulated_rows_cover_every_column(rows: list[list[Any]]) -> None:
 
 
 def test_hashed_columns_are_every_column_but_ingested_at() -> None:
-    assert set(COLUMNS) - set(HASHED_COLUMNS) == {"ingested_at"}
+    assert set(COLUMNS) - set(HASHED_COLUMNS) == {"ingested_at", *LATER_COLUMNS}
     assert [c for c in COLUMNS if c in HASHED_COLUMNS] == list(HASHED_COLUMNS)  # in table order
 
 
@@ -158,6 +158,23 @@ def test_ingested_at_does_not_change_the_leaf(rows: list[list[Any]]) -> None:
         later = list(values)
         later[at] = values[at] + dt.timedelta(days=3, microseconds=17)
         assert leaf_of_values(later) == leaf_of_values(values)
+
+
+@pytest.mark.parametrize("column", LATER_COLUMNS)
+def test_a_later_column_counts_only_when_set(column: str, rows: list[list[Any]]) -> None:
+    """Rows checkpointed before a column was added read '' there and must keep the leaf they were signed with;
+    once set, the column is as protected as any other."""
+    at = COLUMNS.index(column)
+    for values in rows:
+        empty = list(values)
+        empty[at] = ""
+        without = {c: v for c, v in values_as_row(empty).items() if c != column}
+        assert canonical_row({**without, column: ""}) == canonical_row(without | {column: ""})
+        assert column not in canonical_row(values_as_row(empty))
+        stamped = list(empty)
+        stamped[at] = "2026.1+0badc0de"
+        assert leaf_of_values(stamped) != leaf_of_values(empty)
+        assert canonical_row(values_as_row(stamped))[column] == "2026.1+0badc0de"
 
 
 @pytest.mark.parametrize("column", HASHED_COLUMNS)

@@ -138,7 +138,13 @@ def test_changed_field_type_in_the_shared_envelope_is_refused(dirs: tuple[Path, 
         freeze(avro_dir=avro, history_dir=history)
 
 
-def test_compatible_change_is_released_as_v2_and_v1_data_still_decodes(dirs: tuple[Path, Path]) -> None:
+def next_version(name: str) -> str:
+    return f"v{len(CATALOG.versions(name)) + 1}.avsc"
+
+
+def test_compatible_change_is_released_as_next_version_and_current_data_still_decodes(
+    dirs: tuple[Path, Path],
+) -> None:
     avro, history = dirs
     name = "pdtrail.PersonalDataAccessed"
     edit(
@@ -146,27 +152,27 @@ def test_compatible_change_is_released_as_v2_and_v1_data_still_decodes(dirs: tup
         lambda s: s["fields"].append({"name": "ticket", "type": ["null", "string"], "default": None}),
     )
     written = freeze(avro_dir=avro, history_dir=history)
-    assert written == [history / name / "v2.avsc"]
+    assert written == [history / name / next_version(name)]
     assert pending_changes(avro, history) == {}
     assert freeze(avro_dir=avro, history_dir=history) == []  # idempotent
 
     catalog = SchemaCatalog(history)
-    v1, v2 = catalog.versions(name)
-    assert (v1.version, v2.version) == (1, 2)
-    assert catalog.current(name) == v2 and v1.fingerprint != v2.fingerprint
-    assert v1.fingerprint == CATALOG.current(name).fingerprint  # the released file was not touched
-    check_readable(v1.schema, v2.schema, samples=100)
+    *_, old, new = catalog.versions(name)
+    assert new.version == old.version + 1
+    assert catalog.current(name) == new and old.fingerprint != new.fingerprint
+    assert old.fingerprint == CATALOG.current(name).fingerprint  # the released file was not touched
+    check_readable(old.schema, new.schema, samples=100)
 
-    # A real v1 message, as the shipped codec writes it, read with the v2 reader.
+    # A real message, as the shipped codec writes it today, read with the new reader.
     event = pseudonymised(make_event(PersonalDataAccessed))
     message = EventCodec().encode(event)
-    assert message[2:10] == v1.fingerprint
-    record = schemaless_reader(BytesIO(message[10:]), v1.parsed, v2.parsed)
+    assert message[2:10] == old.fingerprint
+    record = schemaless_reader(BytesIO(message[10:]), old.parsed, new.parsed)
     assert record["ticket"] is None
     del record["ticket"]
     assert PersonalDataAccessed.from_avro(record) == event
-    # The new history still resolves the v1 writer from the message's fingerprint.
-    assert catalog.by_fingerprint(message[2:10]) == v1
+    # The new history still resolves the older writer from the message's fingerprint.
+    assert catalog.by_fingerprint(message[2:10]) == old
 
 
 def test_compatible_envelope_change_releases_every_event(dirs: tuple[Path, Path]) -> None:
@@ -177,7 +183,7 @@ def test_compatible_envelope_change_releases_every_event(dirs: tuple[Path, Path]
     )
     written = freeze(avro_dir=avro, history_dir=history)
     assert sorted(p.parent.name for p in written) == CATALOG.names
-    assert all(p.name == "v2.avsc" for p in written)
+    assert all(p.name == next_version(p.parent.name) for p in written)
     for path in written:
         envelope = next(f for f in json.loads(path.read_text())["fields"] if f["name"] == "envelope")
         assert "tenant" in {f["name"] for f in envelope["type"]["fields"]}
@@ -187,7 +193,8 @@ def test_added_enum_symbol_is_compatible(dirs: tuple[Path, Path]) -> None:
     avro, history = dirs
     path = avro / "pdtrail.PersonalDataAccessed.avsc"
     edit(path, lambda s: s["fields"][1]["type"]["symbols"].append("download"))
-    assert [p.name for p in freeze(avro_dir=avro, history_dir=history)] == ["v2.avsc"]
+    written = [p.name for p in freeze(avro_dir=avro, history_dir=history)]
+    assert written == [next_version("pdtrail.PersonalDataAccessed")]
 
 
 @pytest.mark.parametrize(
@@ -233,6 +240,8 @@ def test_a_changed_default_alone_is_a_release(dirs: tuple[Path, Path]) -> None:
     edit(avro / "pdtrail.PersonalDataAccessed.avsc", default_resource)
     assert list(pending_changes(avro, history)) == ["pdtrail.PersonalDataAccessed"]
     written = freeze(avro_dir=avro, history_dir=history)
-    assert [(p.parent.name, p.stem) for p in written] == [("pdtrail.PersonalDataAccessed", "v2")]
+    assert [(p.parent.name, p.name) for p in written] == [
+        ("pdtrail.PersonalDataAccessed", next_version("pdtrail.PersonalDataAccessed"))
+    ]
     released = SchemaCatalog(history).current("pdtrail.PersonalDataAccessed")
     assert next(f for f in released.schema["fields"] if f["name"] == "resource")["default"] == "unknown"

@@ -81,11 +81,11 @@ def test_simulate_company_is_deterministic_for_a_seed() -> None:
 
 def test_simulated_stream_is_plausible() -> None:
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    stream = list(simulate_company(30, seed=3, start=start, days=90))
+    stream = list(simulate_company(100, seed=3, start=start, days=90))
     subjects = {subject for subject, _ in stream}
-    assert len(subjects) == 30
-    assert len({s.personnummer for s in subjects}) == 30
-    assert {s.customer_id for s in subjects} == {f"cust-3-{n:06d}" for n in range(30)}
+    assert len(subjects) == 100
+    assert len({s.personnummer for s in subjects}) == 100
+    assert {s.customer_id for s in subjects} == {f"cust-3-{n:06d}" for n in range(100)}
     assert set(Counter(event.event_type for _, event in stream)) == set(EVENT_TYPES)
     for subject, event in stream:
         assert isinstance(event.subject, SubjectIdentifier)

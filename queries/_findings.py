@@ -1,0 +1,114 @@
+"""Findings: processing the register or the subject's own history says should not have happened.
+
+Each kind is one ``finding_<kind>.sql`` file. The register is passed to the queries as parameters (flat
+``purpose|basis`` pairs and the like), so the log is checked against the register the DPO names — by
+default the current one — without copying it into the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pdtrail.queries._runner import QueryBackend, load_sql
+from pdtrail.queries.exceptions import InvalidQueryParameterError
+from pdtrail.schemas import ProcessingRegister, load_register
+
+# In the order a DPO reads them: the subject's own choices first, then the register's rules, then time.
+FINDING_KINDS: dict[str, str] = {
+    "consent_withdrawn": "processing under consent after that consent was withdrawn",
+    "after_erasure": "processing of erased data after the erasure",
+    "during_restriction": "processing while processing was restricted",
+    "purpose_not_registered": "a purpose the register does not declare",
+    "unregistered_recipient": "sharing with a recipient not registered for the purpose",
+    "basis_not_allowed": "a legal basis the register does not allow for the purpose",
+    "category_not_declared": "a data category not declared for the purpose",
+    "role_not_allowed": "access by an actor role the register does not allow",
+    "after_retention": "data still processed after its retention period",
+    "late_answer": "a rights request not answered within one month (GDPR Art. 12(3))",
+}
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(2299, 12, 31, tzinfo=dt.UTC)
+_PARAM = re.compile(r"\{(\w+):")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    subject_key: str
+    event_id: str
+    occurred_at: dt.datetime
+    event_type: str
+    purpose: str
+    legal_basis: str
+    actor_id: str
+    actor_role: str
+    detail: str
+
+    @property
+    def description(self) -> str:
+        return FINDING_KINDS[self.kind]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "subject_key": self.subject_key,
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "event_type": self.event_type,
+            "purpose": self.purpose,
+            "legal_basis": self.legal_basis,
+            "actor_id": self.actor_id,
+            "actor_role": self.actor_role,
+            "detail": self.detail,
+        }
+
+
+def _moment(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def findings(
+    backend: QueryBackend,
+    subject_keys: Sequence[str] | None = None,
+    *,
+    register: ProcessingRegister | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    as_of: dt.datetime | None = None,
+    kinds: Sequence[str] | None = None,
+) -> list[Finding]:
+    """Every finding for ``subject_keys`` (all subjects when empty) among events in [since, until).
+
+    ``register`` defaults to the shipped one (see :func:`pdtrail.schemas.load_register`). ``as_of`` is the
+    moment an unanswered request is judged at (default: now, or ``until`` if earlier).
+    """
+    register = register or load_register()
+    start, end = since or _EARLIEST, until or _LATEST
+    if start >= end:
+        raise InvalidQueryParameterError("since", "must be earlier than until")
+    unknown = [k for k in kinds or () if k not in FINDING_KINDS]
+    if unknown:
+        raise InvalidQueryParameterError("kind", f"unknown {', '.join(unknown)}; known: {', '.join(FINDING_KINDS)}")
+    judged_at = as_of or min(dt.datetime.now(dt.UTC), end)
+    available: dict[str, Any] = {
+        "subject_keys": list(subject_keys or ()),
+        "since": _moment(start),
+        "until": _moment(end),
+        "as_of": _moment(judged_at),
+        **register.rules,
+        **register.retention_params(),
+    }
+    found: list[Finding] = []
+    for kind in kinds or FINDING_KINDS:
+        name = f"finding_{kind}"
+        wanted = set(_PARAM.findall(load_sql(name)))
+        result = backend.run(name, {k: v for k, v in available.items() if k in wanted})
+        for row in result.as_dicts():
+            key = row["subject_key"]  # FixedString comes back as bytes locally, as text from the owner
+            key = key.decode() if isinstance(key, bytes) else key
+            found.append(Finding(**{**row, "subject_key": key, "event_id": str(row["event_id"])}))
+    return found

@@ -1,0 +1,35 @@
+-- Processing of categories the subject's data was erased from, after the erasure. Purposes the register
+-- marks continues_after_erasure (bookkeeping law, the subject's own requests) are exempt; records of
+-- rights handling themselves are not processing.
+WITH erasures AS
+(
+    SELECT subject_key, occurred_at AS at, data_categories AS erased, event_id AS erasure_id
+    FROM events
+    WHERE event_type = 'data.erased'
+      AND (empty({subject_keys:Array(String)}) OR subject_key IN {subject_keys:Array(String)})
+)
+SELECT
+    'after_erasure' AS kind,
+    e.subject_key AS subject_key,
+    e.event_id AS event_id,
+    e.occurred_at AS occurred_at,
+    e.event_type AS event_type,
+    e.purpose AS purpose,
+    e.legal_basis AS legal_basis,
+    e.actor_id AS actor_id,
+    e.actor_role AS actor_role,
+    concat('processes ', arrayStringConcat(arrayIntersect(e.data_categories, x.erased), ', '),
+           ', erased at ', toString(x.at)) AS detail
+FROM events AS e
+INNER JOIN erasures AS x ON e.subject_key = x.subject_key
+WHERE x.at < e.occurred_at
+  AND hasAny(e.data_categories, x.erased)
+  AND e.event_type NOT IN ('rights_request.received', 'rights_request.answered', 'consent.given', 'consent.withdrawn',
+                           'processing.restricted', 'restriction.lifted', 'data.erased', 'erasure.refused',
+                           'retention.expired')
+  AND e.purpose NOT IN {after_erasure:Array(String)}
+  AND (empty({subject_keys:Array(String)}) OR e.subject_key IN {subject_keys:Array(String)})
+  AND e.occurred_at >= {since:DateTime64(6, 'UTC')}
+  AND e.occurred_at < {until:DateTime64(6, 'UTC')}
+ORDER BY occurred_at, event_id
+LIMIT 1 BY event_id

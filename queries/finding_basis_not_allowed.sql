@@ -1,0 +1,12 @@
+-- A legal basis the register does not allow for the event's purpose.
+SELECT
+    'basis_not_allowed' AS kind,
+    subject_key, event_id, occurred_at, event_type, purpose, legal_basis, actor_id, actor_role,
+    concat(legal_basis, ' is not a legal basis the register allows for ', purpose) AS detail
+FROM events
+WHERE purpose IN {purposes:Array(String)}
+  AND concat(purpose, '|', legal_basis) NOT IN {purpose_bases:Array(String)}
+  AND (empty({subject_keys:Array(String)}) OR subject_key IN {subject_keys:Array(String)})
+  AND occurred_at >= {since:DateTime64(6, 'UTC')}
+  AND occurred_at < {until:DateTime64(6, 'UTC')}
+ORDER BY occurred_at, event_id

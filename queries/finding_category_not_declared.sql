@@ -1,0 +1,14 @@
+-- Data categories the register does not declare for the event's purpose.
+SELECT
+    'category_not_declared' AS kind,
+    subject_key, event_id, occurred_at, event_type, purpose, legal_basis, actor_id, actor_role,
+    concat(arrayStringConcat(arrayFilter(c -> concat(purpose, '|', c) NOT IN {purpose_categories:Array(String)},
+                                         data_categories), ', '),
+           ' not declared for ', purpose) AS detail
+FROM events
+WHERE purpose IN {purposes:Array(String)}
+  AND arrayExists(c -> concat(purpose, '|', c) NOT IN {purpose_categories:Array(String)}, data_categories)
+  AND (empty({subject_keys:Array(String)}) OR subject_key IN {subject_keys:Array(String)})
+  AND occurred_at >= {since:DateTime64(6, 'UTC')}
+  AND occurred_at < {until:DateTime64(6, 'UTC')}
+ORDER BY occurred_at, event_id

@@ -1,0 +1,11 @@
+-- Processing for a purpose the processing register does not declare at all.
+SELECT
+    'purpose_not_registered' AS kind,
+    subject_key, event_id, occurred_at, event_type, purpose, legal_basis, actor_id, actor_role,
+    concat('purpose ', purpose, ' is not in the register') AS detail
+FROM events
+WHERE purpose NOT IN {purposes:Array(String)}
+  AND (empty({subject_keys:Array(String)}) OR subject_key IN {subject_keys:Array(String)})
+  AND occurred_at >= {since:DateTime64(6, 'UTC')}
+  AND occurred_at < {until:DateTime64(6, 'UTC')}
+ORDER BY occurred_at, event_id

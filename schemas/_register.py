@@ -1,0 +1,337 @@
+"""The processing register (GDPR Art. 30 records of processing), and the check of an event against it.
+
+The register is a human-edited TOML file (``schemas/register.toml`` is the shipped default). It is
+validated as a whole when loaded — an unknown category, a recipient that no purpose can name, an
+organisationsnummer with a wrong check digit — so that a typo fails at start-up, not on the first event.
+
+An event's version stamp is ``<version>+<digest>``: the version people write, and the first 8 hex digits
+of the file's SHA-256, so an edit without a new version number is still told apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pdtrail.schemas._events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+    CreditCheckPerformed,
+    LeadReceived,
+    Party,
+    PersonalDataAccessed,
+    PersonalDataCollected,
+    PersonalDataShared,
+    ProcessingEvent,
+    PublicRegisterLookup,
+    SubjectChecked,
+)
+from pdtrail.schemas._identifiers import normalise_organisation_number
+from pdtrail.schemas._vocabulary import LegalBasis, RecipientRole
+from pdtrail.schemas.exceptions import InvalidEventError, RegisterError
+
+DEFAULT_REGISTER = Path(__file__).parent / "register.toml"
+_PERIOD = re.compile(r"^\s*(\d+)\s+(day|days|month|months|year|years)\s*$")
+
+
+@dataclass(frozen=True)
+class RetentionPeriod:
+    """A retention period as written: whole months (years x 12) and days, so "7 years" means 84 months."""
+
+    months: int = 0
+    days: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> RetentionPeriod:
+        match = _PERIOD.match(text)
+        if not match:
+            raise ValueError('must read "<n> days", "<n> months" or "<n> years"')
+        n, unit = int(match.group(1)), match.group(2)
+        if unit.startswith("year"):
+            return cls(months=12 * n)
+        return cls(months=n) if unit.startswith("month") else cls(days=n)
+
+    def end(self, start: dt.datetime) -> dt.datetime:
+        """``start`` plus this period (a month later on the 31st is the month's last day)."""
+        month_index = start.month - 1 + self.months
+        year, month = start.year + month_index // 12, month_index % 12 + 1
+        day = min(start.day, _days_in_month(year, month))
+        return start.replace(year=year, month=month, day=day) + dt.timedelta(days=self.days)
+
+    def __str__(self) -> str:
+        if self.days:
+            return f"{self.days} days"
+        return f"{self.months // 12} years" if self.months % 12 == 0 else f"{self.months} months"
+
+    def approximate(self) -> dt.timedelta:
+        return dt.timedelta(days=self.months * 365.25 / 12 + self.days)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return (following - dt.timedelta(days=1)).day
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organisation(_Entry):
+    name: str = Field(min_length=1)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    organisation_number: str | None = None
+
+    @field_validator("organisation_number")
+    @classmethod
+    def _check_digit(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_organisation_number(value)
+
+    @model_validator(mode="after")
+    def _swedish_number(self) -> Organisation:
+        if self.country == "SE" and not self.organisation_number:
+            raise ValueError("a Swedish (SE) organisation needs its organisation_number")
+        return self
+
+    def matches(self, party: Party) -> bool:
+        if self.organisation_number and party.organisation_number:
+            return self.organisation_number == party.organisation_number
+        return self.name.casefold() == party.name.casefold() and self.country == party.country
+
+
+class Recipient(Organisation):
+    role: RecipientRole
+    does: str = ""
+
+
+class Source(Organisation):
+    provides: str = ""
+
+
+class PurposeEntry(_Entry):
+    description: str = Field(min_length=1)
+    legal_bases: tuple[LegalBasis, ...] = Field(min_length=1)
+    categories: tuple[str, ...] = Field(min_length=1)
+    sources: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    retention: RetentionPeriod
+    continues_after_erasure: bool = False
+    allowed_during_restriction: bool = False
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> Any:
+        return RetentionPeriod.parse(value) if isinstance(value, str) else value
+
+
+class RoleEntry(_Entry):
+    purposes: tuple[str, ...] = Field(min_length=1)
+    categories: tuple[str, ...] = Field(min_length=1)
+
+
+class _RegisterFile(_Entry):
+    version: str = Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z._-]+$")
+    controller: Organisation
+    categories: dict[str, str] = Field(min_length=1)
+    purposes: dict[str, PurposeEntry] = Field(min_length=1)
+    recipients: dict[str, Recipient] = {}
+    sources: dict[str, Source] = {}
+    roles: dict[str, RoleEntry] = {}
+
+    @model_validator(mode="after")
+    def _references(self) -> _RegisterFile:
+        for name, purpose in self.purposes.items():
+            _known(f"purposes.{name}.categories", purpose.categories, self.categories)
+            _known(f"purposes.{name}.recipients", purpose.recipients, self.recipients)
+            _known(f"purposes.{name}.sources", purpose.sources, self.sources)
+        for name, role in self.roles.items():
+            _known(f"roles.{name}.purposes", role.purposes, self.purposes)
+            _known(f"roles.{name}.categories", role.categories, self.categories)
+        return self
+
+
+def _known(where: str, names: tuple[str, ...], declared: dict[str, Any]) -> None:
+    unknown = [n for n in names if n not in declared]
+    if unknown:
+        raise ValueError(f"{where}: {', '.join(unknown)} not declared")
+
+
+Mode = Literal["enforce", "record"]
+
+
+class ProcessingRegister:
+    """A loaded register. :meth:`problems` lists what an event breaks; :meth:`check` raises on any."""
+
+    def __init__(self, data: _RegisterFile, digest: str, path: Path | None = None) -> None:
+        self._data = data
+        self.path = path
+        self.digest = digest
+        self.version = f"{data.version}+{digest[:8]}"
+
+    @property
+    def controller(self) -> Organisation:
+        return self._data.controller
+
+    @property
+    def categories(self) -> dict[str, str]:
+        return dict(self._data.categories)
+
+    @property
+    def purposes(self) -> dict[str, PurposeEntry]:
+        return dict(self._data.purposes)
+
+    @property
+    def recipients(self) -> dict[str, Recipient]:
+        return dict(self._data.recipients)
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return dict(self._data.sources)
+
+    @property
+    def roles(self) -> dict[str, RoleEntry]:
+        return dict(self._data.roles)
+
+    def retention_for(self, purpose: str) -> dt.timedelta | None:
+        entry = self._data.purposes.get(purpose)
+        return entry.retention.approximate() if entry else None
+
+    def retention_for_category(self, category: str) -> RetentionPeriod | None:
+        """The longest retention of any purpose that declares ``category``."""
+        periods = [p.retention for p in self._data.purposes.values() if category in p.categories]
+        return max(periods, key=lambda r: r.approximate()) if periods else None
+
+    def problems(self, event: ProcessingEvent) -> list[tuple[str, str]]:
+        """Every (field, reason) by which ``event`` falls outside the register; empty when it fits."""
+        entry = self._data.purposes.get(event.purpose)
+        if entry is None:
+            return [("purpose", f"{event.purpose!r} is not a purpose in the processing register {self.version}")]
+        found: list[tuple[str, str]] = []
+        consent_event = isinstance(event, ConsentGiven | ConsentWithdrawn)
+        if consent_event and LegalBasis.CONSENT not in entry.legal_bases:
+            # Said once, plainly: the basis error below would only restate it.
+            found.append(
+                ("purpose", f"{event.purpose!r} does not rest on consent, so consent cannot be given or withdrawn")
+            )
+        elif event.legal_basis not in entry.legal_bases:
+            allowed = ", ".join(b.value for b in entry.legal_bases)
+            found.append(
+                (
+                    "legal_basis",
+                    f"{event.legal_basis.value!r} is not allowed for {event.purpose!r} (allowed: {allowed})",
+                )
+            )
+        undeclared = [c for c in event.data_categories if c not in entry.categories]
+        if undeclared:
+            found.append(("data_categories", f"{', '.join(undeclared)} not declared for {event.purpose!r}"))
+        found += self._party_problems(event, entry)
+        if isinstance(event, ConsentGiven | ConsentWithdrawn) and LegalBasis.CONSENT not in entry.legal_bases:
+            found.append(
+                ("purpose", f"{event.purpose!r} does not rest on consent, so consent cannot be given or withdrawn")
+            )
+        if isinstance(event, PersonalDataAccessed):
+            found += self._role_problems(event)
+        return found
+
+    def _party_problems(self, event: ProcessingEvent, entry: PurposeEntry) -> list[tuple[str, str]]:
+        if isinstance(event, PersonalDataShared):
+            return self._recipient("recipient", event.recipient, event.purpose, entry)
+        if isinstance(event, CreditCheckPerformed):
+            return self._recipient("bureau", event.bureau, event.purpose, entry)
+        if isinstance(event, SubjectChecked) and event.provider is not None:
+            return self._source("provider", event.provider, event.purpose, entry)
+        if isinstance(event, LeadReceived):
+            return self._source("lead_source", event.lead_source, event.purpose, entry)
+        if isinstance(event, PublicRegisterLookup):
+            return self._source("public_register", event.public_register, event.purpose, entry)
+        if isinstance(event, PersonalDataCollected) and event.source_party is not None:
+            return self._source("source_party", event.source_party, event.purpose, entry)
+        return []
+
+    def _recipient(self, field: str, party: Party, purpose: str, entry: PurposeEntry) -> list[tuple[str, str]]:
+        if any(self._data.recipients[r].matches(party) for r in entry.recipients):
+            return []
+        return [(field, f"{party.name!r} is not a recipient registered for {purpose!r}")]
+
+    def _source(self, field: str, party: Party, purpose: str, entry: PurposeEntry) -> list[tuple[str, str]]:
+        if any(self._data.sources[s].matches(party) for s in entry.sources):
+            return []
+        return [(field, f"{party.name!r} is not a source registered for {purpose!r}")]
+
+    def _role_problems(self, event: PersonalDataAccessed) -> list[tuple[str, str]]:
+        role = self._data.roles.get(event.actor.role)
+        if role is None:
+            return [("actor.role", f"{event.actor.role!r} is not a role in the processing register")]
+        found = []
+        if event.purpose not in role.purposes:
+            found.append(("actor.role", f"{event.actor.role!r} may not access data for {event.purpose!r}"))
+        denied = [c for c in event.data_categories if c not in role.categories]
+        if denied:
+            found.append(("actor.role", f"{event.actor.role!r} may not access {', '.join(denied)}"))
+        return found
+
+    def check(self, event: ProcessingEvent) -> None:
+        """Raise :class:`InvalidEventError` naming every field ``event`` breaks the register by."""
+        found = self.problems(event)
+        if found:
+            raise InvalidEventError(found[0][0], found[0][1], found)
+
+    @cached_property
+    def rules(self) -> dict[str, list[str]]:
+        """The register as flat ``a|b`` pairs, the form the findings queries take as parameters."""
+        data = self._data
+        recipient_ids = {
+            r: [x for x in (rec.organisation_number, f"{rec.name.casefold()}|{rec.country}") if x]
+            for r, rec in data.recipients.items()
+        }
+        return {
+            "purposes": sorted(data.purposes),
+            "purpose_bases": sorted(f"{p}|{b.value}" for p, e in data.purposes.items() for b in e.legal_bases),
+            "purpose_categories": sorted(f"{p}|{c}" for p, e in data.purposes.items() for c in e.categories),
+            "purpose_recipients": sorted(
+                f"{p}|{ident}" for p, e in data.purposes.items() for r in e.recipients for ident in recipient_ids[r]
+            ),
+            "role_purposes": sorted(f"{r}|{p}" for r, e in data.roles.items() for p in e.purposes),
+            "role_categories": sorted(f"{r}|{c}" for r, e in data.roles.items() for c in e.categories),
+            "roles": sorted(data.roles),
+            "after_erasure": sorted(p for p, e in data.purposes.items() if e.continues_after_erasure),
+            "during_restriction": sorted(p for p, e in data.purposes.items() if e.allowed_during_restriction),
+        }
+
+    def retention_params(self) -> dict[str, list[Any]]:
+        purposes = sorted(self._data.purposes)
+        return {
+            "retention_purposes": purposes,
+            "retention_months": [self._data.purposes[p].retention.months for p in purposes],
+            "retention_days": [self._data.purposes[p].retention.days for p in purposes],
+        }
+
+
+def load_register(path: Path | str | None = None) -> ProcessingRegister:
+    """Load and validate a register file (the shipped default when ``path`` is None)."""
+    target = Path(path) if path is not None else DEFAULT_REGISTER
+    try:
+        raw = target.read_bytes()
+    except OSError as exc:
+        raise RegisterError(str(target.name), f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        parsed = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RegisterError(target.name, f"is not valid TOML: {exc}") from None
+    try:
+        data = _RegisterFile.model_validate(parsed)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        reason = first["msg"].removeprefix("Value error, ")
+        if not where:  # a cross-reference check of the whole file names its own place: "roles.x.purposes: ..."
+            where, _, reason = reason.partition(": ")
+        raise RegisterError(where, reason) from None
+    return ProcessingRegister(data, hashlib.sha256(raw).hexdigest(), target)

@@ -1,0 +1,104 @@
+"""A year of one company's processing, with one planted violation of every kind: `findings` reports exactly
+the planted ones — no more, no fewer — through the real SDK, Kafka, consumer and chDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pdtrail.config import RegisterSettings, Settings
+from pdtrail.consumers import AuditConsumer
+from pdtrail.producers import AuditEmitter, Pseudonymiser
+from pdtrail.queries import FINDING_KINDS, LocalQueries, findings
+from pdtrail.schemas import SubjectKind, load_register
+from pdtrail.simulate import PlantedFinding, simulate_company, simulate_findings
+from pdtrail.store import connect
+
+
+@pytest.fixture(scope="module")
+def scenario() -> tuple[list, list[PlantedFinding]]:
+    stream = list(simulate_company(300, seed=5, start=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), days=365))
+    return stream, simulate_findings(stream)
+
+
+@pytest.fixture
+def stored(pipeline: Settings, scenario: tuple[list, list[PlantedFinding]]) -> tuple[LocalQueries, Settings]:
+    stream, planted = scenario
+    with AuditEmitter(pipeline) as emitter:
+        for _, event in stream:
+            emitter.emit(event)
+        for plant in planted:
+            if not plant.outside_register:
+                emitter.emit(plant.event)
+        assert emitter.flush(30) == 0
+    # A service that predates the register: its events are recorded, and the findings must catch them.
+    recording = pipeline.model_copy(update={"processing_register": RegisterSettings(mode="record")})
+    with AuditEmitter(recording) as legacy:
+        for plant in planted:
+            if plant.outside_register:
+                legacy.emit(plant.event)
+        assert legacy.flush(30) == 0
+        assert legacy.outside_register == sum(p.outside_register for p in planted)
+    client = connect(pipeline)
+    stats = AuditConsumer(pipeline, client).run(drain=True)
+    assert stats.stored == len(stream) + len(planted) and stats.dead_lettered == 0
+    return LocalQueries(client), pipeline
+
+
+def test_findings_are_exactly_the_planted_ones(
+    stored: tuple[LocalQueries, Settings], scenario: tuple[list, list[PlantedFinding]]
+) -> None:
+    backend, _ = stored
+    _, planted = scenario
+    expected = {(p.kind, str(p.event.event_id)) for p in planted if p.kind}
+    assert {kind for kind, _ in expected} == set(FINDING_KINDS)  # every kind is planted
+    found = findings(backend, as_of=dt.datetime(2027, 6, 1, tzinfo=dt.UTC))
+    assert {(f.kind, f.event_id) for f in found} == expected
+    assert len(found) == len(expected)  # and none twice
+    by_kind = {f.kind: f for f in found}
+    assert "Okänd Partner AB" in by_kind["unregistered_recipient"].detail
+    assert "legitimate_interests" in by_kind["basis_not_allowed"].detail
+    assert "personnummer" in by_kind["category_not_declared"].detail
+    assert "scheduling" in by_kind["role_not_allowed"].detail
+
+
+def test_every_stored_event_records_the_register_version_it_was_checked_against(
+    stored: tuple[LocalQueries, Settings],
+) -> None:
+    backend, _ = stored
+    client = backend.client
+    versions = dict(client.query("SELECT register_version, count() FROM events GROUP BY 1").result_rows)
+    assert set(versions) == {load_register().version}
+
+
+def test_findings_for_one_subject_and_a_period(
+    stored: tuple[LocalQueries, Settings], scenario: tuple[list, list[PlantedFinding]]
+) -> None:
+    backend, settings = stored
+    _, planted = scenario
+    pseudonymiser = Pseudonymiser.from_settings(settings)
+    target = next(p for p in planted if p.kind == "after_erasure")
+    keys = pseudonymiser.lookup_keys(SubjectKind.PERSONNUMMER, target.subject.personnummer)
+    own = findings(backend, keys, as_of=dt.datetime(2027, 6, 1, tzinfo=dt.UTC))
+    assert [(f.kind, f.event_id) for f in own] == [("after_erasure", str(target.event.event_id))]
+    assert own[0].subject_key in keys
+
+    at = target.event.occurred_at
+    assert findings(backend, keys, since=at + dt.timedelta(seconds=1)) == []
+    assert [f.event_id for f in findings(backend, keys, since=at, until=at + dt.timedelta(seconds=1))] == [
+        str(target.event.event_id)
+    ]
+
+
+def test_an_unanswered_request_is_late_only_once_its_deadline_has_passed(
+    stored: tuple[LocalQueries, Settings], scenario: tuple[list, list[PlantedFinding]]
+) -> None:
+    backend, _ = stored
+    _, planted = scenario
+    unanswered = next(p for p in planted if p.kind == "late_answer" and p.event.request_id.endswith("0"))  # type: ignore[attr-defined]
+    received = unanswered.event.occurred_at
+    early = findings(backend, kinds=["late_answer"], as_of=received + dt.timedelta(days=20))
+    late = findings(backend, kinds=["late_answer"], as_of=received + dt.timedelta(days=40))
+    assert str(unanswered.event.event_id) not in {f.event_id for f in early}
+    assert str(unanswered.event.event_id) in {f.event_id for f in late}
