@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
@@ -64,14 +64,6 @@ def _queries_part(name: str) -> Any:
 
 def json_rows(result: QueryResult) -> list[dict[str, Any]]:
     return [{k: to_json_value(v) for k, v in row.items()} for row in result.as_dicts()]
-
-
-def _categories(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    found: dict[str, None] = {"audit_log": None}
-    for row in rows:
-        for category in row.get("data_categories") or ():
-            found[str(category)] = None
-    return list(found)
 
 
 def plain(value: Any) -> Any:
@@ -136,12 +128,11 @@ class Desk:
             return self._emitter
 
     def record(
-        self, principal: Principal, case: SubjectCase, what: str, rows: Iterable[Mapping[str, Any]] = (),
-        *, access_kind: str = "search",
+        self, principal: Principal, case: SubjectCase, what: str, *, access_kind: str = "search",
     ) -> None:  # fmt: skip
         self._record_lookup(
             self.settings, principal.identity, case.purpose, case.identifier, case.kind, what,
-            categories=_categories(rows), source_system="pdtrail-desk", access_kind=access_kind,
+            source_system="pdtrail-desk", access_kind=access_kind,
             emitter=self._emitter_for_lookups(),
             wait_s=self.settings.desk.confirm_lookups_s or None,
         )  # fmt: skip
@@ -173,7 +164,7 @@ class Desk:
             lambda: ask(case.identifier, kind=case.kind, since=since, until=until, limit=limit + 1, offset=offset)
         )
         rows = json_rows(result)
-        self.record(principal, case, view, rows)
+        self.record(principal, case, view)
         return Page(rows[:limit], limit, offset, len(rows) > limit)
 
     def check_page(self, limit: int | None, offset: int | None) -> tuple[int, int]:
@@ -192,7 +183,7 @@ class Desk:
         """``consent_state`` or ``retention_status`` as it stood at ``at`` (default now)."""
         ask = getattr(self.lineage, view)
         rows = json_rows(self._ask(lambda: ask(case.identifier, kind=case.kind, at=at)))
-        self.record(principal, case, view, rows)
+        self.record(principal, case, view)
         return rows
 
     def graph(
