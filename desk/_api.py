@@ -57,11 +57,12 @@ class Lookup(BaseModel):
     )
 
 
-def _paged(request: Request, page: Page) -> dict[str, Any]:
+def _paged(request: Request, page: Page) -> JSONResponse:
     following = None
     if page.has_more:
         following = str(request.url.include_query_params(limit=page.limit, offset=page.offset + page.limit))
-    return {"items": page.rows, "limit": page.limit, "offset": page.offset, "next": following}
+    # The rows are JSON values already: a JSONResponse skips FastAPI's per-value re-encoding of long pages.
+    return JSONResponse({"items": page.rows, "limit": page.limit, "offset": page.offset, "next": following})
 
 
 @router.post("/subjects", status_code=201, summary="Look a subject up; returns the reference to read it by")
@@ -130,7 +131,7 @@ def subject_view(
     reference: str, view: Literal["timeline", "who_accessed", "shared_with", "sources", "credit_checks", "purposes"],
     request: Request, who: Who, desk: TheDesk, since: Since = None, until: Until = None, limit: Limit = None,
     offset: Offset = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> JSONResponse:  # fmt: skip
     case = desk.case(who, check_reference(reference))
     lim, off = desk.check_page(limit, offset)
     return _paged(request, desk.page(who, case, view, _utc(since), _utc(until), lim, off))
@@ -140,7 +141,7 @@ def subject_view(
 def actor_activity(
     actor_id: str, request: Request, who: Who, desk: TheDesk, since: Since = None, until: Until = None,
     limit: Limit = None, offset: Offset = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> JSONResponse:  # fmt: skip
     lim, off = desk.check_page(limit, offset)
     return _paged(request, desk.activity(who, actor_id, _utc(since), _utc(until), lim, off))
 

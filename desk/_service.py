@@ -2,7 +2,9 @@
 
 Every answer about a subject is recorded first-hand as a meta-audit access event (actor = the
 token's identity, purpose = the case's purpose) through the SDK; a lookup that Kafka does not
-confirm is not answered (``desk.confirm_lookups``), so the audit log never misses who looked.
+confirm is not answered (``desk.confirm_lookups_s``), so the audit log never misses who looked. The
+event leaves before the query runs, so an attempt the query then refuses (say, an inverted period)
+is recorded too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
@@ -21,6 +24,7 @@ from pdtrail.desk.exceptions import DeskError, forbidden, invalid
 from pdtrail.producers import AuditEmitter, Pseudonymiser
 from pdtrail.queries import (
     InvalidQueryParameterError,
+    LookupNotRecordedError,
     QueryBackend,
     QueryResult,
     SubjectLineage,
@@ -127,15 +131,25 @@ class Desk:
                 self._emitter = AuditEmitter(self.settings)
             return self._emitter
 
-    def record(
-        self, principal: Principal, case: SubjectCase, what: str, *, access_kind: str = "search",
-    ) -> None:  # fmt: skip
+    @contextmanager
+    def recorded(
+        self, principal: Principal, case: SubjectCase, what: str, *, access_kind: str = "search"
+    ) -> Iterator[None]:
+        """Records the lookup around the query: the event is handed to Kafka first, the query runs while
+        it travels, and the answer leaves only once Kafka confirmed the event (``desk.confirm_lookups_s``)."""
+        emitter = self._emitter_for_lookups()
+        failed_before = emitter.stats.failed
         self._record_lookup(
             self.settings, principal.identity, case.purpose, case.identifier, case.kind, what,
-            source_system="pdtrail-desk", access_kind=access_kind,
-            emitter=self._emitter_for_lookups(),
-            wait_s=self.settings.desk.confirm_lookups_s or None,
+            source_system="pdtrail-desk", access_kind=access_kind, emitter=emitter, wait_s=None,
         )  # fmt: skip
+        yield
+        wait = self.settings.desk.confirm_lookups_s
+        if wait and (emitter.flush(wait) or emitter.stats.failed > failed_before):
+            raise LookupNotRecordedError(
+                f"the lookup was not confirmed by Kafka at {self.settings.kafka.bootstrap_servers} within {wait:g}s, "
+                "so it is not answered: the audit log must show every lookup"
+            )
 
     def close(self) -> None:
         with self._emitter_lock:
@@ -160,11 +174,11 @@ class Desk:
         limit, offset = self.check_page(limit, offset)
         ask = getattr(self.lineage, view)
         # One row more than asked tells whether there is a next page.
-        result = self._ask(
-            lambda: ask(case.identifier, kind=case.kind, since=since, until=until, limit=limit + 1, offset=offset)
-        )
-        rows = json_rows(result)
-        self.record(principal, case, view)
+        with self.recorded(principal, case, view):
+            result = self._ask(
+                lambda: ask(case.identifier, kind=case.kind, since=since, until=until, limit=limit + 1, offset=offset)
+            )
+            rows = json_rows(result)
         return Page(rows[:limit], limit, offset, len(rows) > limit)
 
     def check_page(self, limit: int | None, offset: int | None) -> tuple[int, int]:
@@ -182,15 +196,17 @@ class Desk:
     ) -> list[dict[str, Any]]:
         """``consent_state`` or ``retention_status`` as it stood at ``at`` (default now)."""
         ask = getattr(self.lineage, view)
-        rows = json_rows(self._ask(lambda: ask(case.identifier, kind=case.kind, at=at)))
-        self.record(principal, case, view)
+        with self.recorded(principal, case, view):
+            rows = json_rows(self._ask(lambda: ask(case.identifier, kind=case.kind, at=at)))
         return rows
 
     def graph(
         self, principal: Principal, case: SubjectCase, since: dt.datetime | None, until: dt.datetime | None
     ) -> Any:
-        graph = self._ask(lambda: self.lineage.lineage_graph(case.identifier, kind=case.kind, since=since, until=until))
-        self.record(principal, case, "lineage_graph")
+        with self.recorded(principal, case, "lineage_graph"):
+            graph = self._ask(
+                lambda: self.lineage.lineage_graph(case.identifier, kind=case.kind, since=since, until=until)
+            )
         return graph
 
     def picture(self, graph: Any) -> tuple[bytes, str]:
@@ -203,9 +219,9 @@ class Desk:
         self.require(principal, Permission.FINDINGS)
         find = _queries_part("findings")
         keys = self._ask(lambda: self.lineage.subject_keys(case.identifier, case.kind))
-        found = self._ask(lambda: find(self.backend, subject_keys=keys, since=since, until=until))
-        rows = [plain(f) for f in found]
-        self.record(principal, case, "findings")
+        with self.recorded(principal, case, "findings"):
+            found = self._ask(lambda: find(self.backend, subject_keys=keys, since=since, until=until))
+            rows = [plain(f) for f in found]
         return rows
 
     def activity(
@@ -233,14 +249,14 @@ class Desk:
         if len(reference) > 100:
             raise invalid("reference", "at most 100 characters")
         window = {"kind": case.kind, "since": since, "until": until}
-        report: dict[str, Any] = self._ask(
-            lambda: (
-                reports.access_report(self.lineage, case.identifier, **window)
-                if kind == "access"
-                else reports.complaint_report(self.lineage, case.identifier, **window, reference=reference)
+        with self.recorded(principal, case, f"{kind}_report", access_kind="export"):
+            report: dict[str, Any] = self._ask(
+                lambda: (
+                    reports.access_report(self.lineage, case.identifier, **window)
+                    if kind == "access"
+                    else reports.complaint_report(self.lineage, case.identifier, **window, reference=reference)
+                )
             )
-        )
-        self.record(principal, case, f"{kind}_report", access_kind="export")
         return report
 
     def pdf(self, report: Mapping[str, Any], lang: str) -> bytes:
