@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pdtrail.producers import Pseudonymiser
-from pdtrail.queries._event_types import end_types, event_type, source_types
+from pdtrail.queries._event_types import end_types, event_type, record_types, source_types
 from pdtrail.queries._graph import LineageGraph, build_graph
 from pdtrail.queries._retention import RetentionRules, retention_rows
 from pdtrail.queries._runner import QueryBackend, QueryResult
@@ -142,7 +142,8 @@ class SubjectLineage:
         """Per purpose and category: last processed, the register's retention period, when it is due,
         and whether the data is retained, overdue, erased or of unknown retention (no register)."""
         moment = at or dt.datetime.now(dt.UTC)
-        used = self._run("category_use", identifier, kind, None, moment, limit, offset, {"end_types": end_types()})
+        extra = {"end_types": end_types(), "record_types": record_types()}
+        used = self._run("category_use", identifier, kind, None, moment, limit, offset, extra)
         return retention_rows(used, rules if rules is not None else RetentionRules.from_register(), moment)
 
     def lineage_graph(

@@ -11,7 +11,14 @@ from uuid import UUID
 from pdtrail.config import Settings
 from pdtrail.producers import AuditEmitter, InvalidEventError
 from pdtrail.queries.exceptions import InvalidQueryParameterError, LookupNotRecordedError
-from pdtrail.schemas import Actor, PersonalDataAccessed, SubjectIdentifier, SubjectKind, guess_subject_kind
+from pdtrail.schemas import (
+    Actor,
+    PersonalDataAccessed,
+    SubjectIdentifier,
+    SubjectKind,
+    guess_subject_kind,
+    load_register,
+)
 
 logger = logging.getLogger("pdtrail.queries")
 
@@ -19,6 +26,19 @@ COMPLAINT_HANDLING = "dpo.complaint_handling"
 ACCESS_REQUEST = "dpo.access_request"
 DPO_PURPOSES = (COMPLAINT_HANDLING, ACCESS_REQUEST)
 DPO_ROLE = "dpo"
+
+
+def _emit(emitter: AuditEmitter, event: PersonalDataAccessed) -> UUID:
+    try:
+        return emitter.emit(event)
+    except InvalidEventError as exc:  # the register (as configured) does not cover the DPO's lookups
+        raise LookupNotRecordedError(f"the lookup was not recorded: {exc}") from None
+
+
+def _declared(settings: Settings, purpose: str, categories: Sequence[str]) -> tuple[str, ...]:
+    entry = load_register(settings.processing_register.path).purposes.get(purpose)
+    allowed = set(entry.categories) if entry else {"audit_log"}
+    return tuple(c for c in dict.fromkeys(["audit_log", *categories]) if c in allowed) or ("audit_log",)
 
 
 def record_lookup(
@@ -38,11 +58,16 @@ def record_lookup(
     """Record that ``actor_id`` (the DPO) looked up the subject's ``what`` for ``purpose``
     (``dpo.complaint_handling`` or ``dpo.access_request``), legal basis legal obligation.
 
-    ``categories`` are what the lookup returned; ``access_kind`` is ``search`` for a query and
-    ``export`` for a report. With its own emitter (``emitter=None``) it waits for delivery; with a
-    shared one it waits ``wait_s`` seconds (None: not at all; the emitter's own delivery reports then
-    count any failure). Raises :class:`LookupNotRecordedError` when delivery is not confirmed in time,
-    :class:`InvalidQueryParameterError` for an unusable actor, purpose or identifier. Returns the event id.
+    ``categories`` are what the lookup returned, as far as the processing register declares them for
+    the purpose: the log holds category names, not the data, so the shipped register declares
+    ``audit_log`` alone and that is what is recorded (an event outside the register would be refused).
+    ``access_kind`` is ``search`` for a query and ``export`` for a report.
+
+    With its own emitter (``emitter=None``) it waits for delivery; with a shared one it waits
+    ``wait_s`` seconds (None: not at all; the emitter's delivery reports then count any failure).
+    Raises :class:`LookupNotRecordedError` when delivery is not confirmed in time, and
+    :class:`InvalidQueryParameterError` for an unusable actor, purpose or identifier.
+    Returns the event id.
     """
     if purpose not in DPO_PURPOSES:
         raise InvalidQueryParameterError("purpose", f"must be one of {', '.join(DPO_PURPOSES)}")
@@ -61,7 +86,7 @@ def record_lookup(
             actor=actor,
             purpose=purpose,
             legal_basis="legal_obligation",
-            data_categories=tuple(dict.fromkeys(categories)) or ("audit_log",),
+            data_categories=_declared(settings, purpose, categories),
             source_system=source_system,
             access_kind=access_kind,
             resource=f"audit_log/{what}",
@@ -69,13 +94,13 @@ def record_lookup(
     except InvalidEventError as exc:
         raise InvalidQueryParameterError(exc.field, exc.reason) from None
     if emitter is not None:
-        event_id = emitter.emit(event)
+        event_id = _emit(emitter, event)
         if wait_s is not None and emitter.flush(wait_s):
             raise LookupNotRecordedError(f"the lookup was not confirmed by Kafka within {wait_s:g}s")
         return event_id
     own = AuditEmitter(settings)
     try:
-        event_id = own.emit(event)
+        event_id = _emit(own, event)
         left = own.flush(wait_s or 10.0)
         failed = own.stats.failed
     finally:

@@ -12,7 +12,7 @@ import pdtrail.queries as queries_package
 from pdtrail.queries._lineage import SubjectLineage
 from pdtrail.queries._retention import RetentionRules
 from pdtrail.queries._runner import QueryResult, to_json_value
-from pdtrail.schemas import SubjectKind, guess_subject_kind, normalise_identifier
+from pdtrail.schemas import ProcessingRegister, SubjectKind, guess_subject_kind, normalise_identifier
 
 logger = logging.getLogger("pdtrail.queries")
 REPORT_ROWS = 10_000  # per section; a report that hits it says so in "truncated"
@@ -106,17 +106,25 @@ def access_report(
     }
 
 
-def findings_for(lineage: SubjectLineage, keys: list[str], since: dt.datetime | None, until: dt.datetime | None
-                 ) -> dict[str, Any]:  # fmt: skip
+def findings_for(
+    lineage: SubjectLineage, keys: list[str], since: dt.datetime | None, until: dt.datetime | None,
+    register: ProcessingRegister | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Findings of the compliance checks for the subject, if this pdtrail has them."""
     find = getattr(queries_package, "findings", None)
     if find is None:
         return {"available": False, "items": [], "note": "findings not available in this version of pdtrail"}
-    items = find(lineage.backend, subject_keys=keys, since=since, until=until)
-    fields = ("kind", "event_id", "occurred_at", "purpose", "detail")
+    items = find(lineage.backend, subject_keys=keys, since=since, until=until, register=register)
+    fields = ("kind", "event_id", "occurred_at", "event_type", "purpose", "legal_basis", "actor_id", "detail")
     return {
         "available": True,
-        "items": [{f: to_json_value(getattr(item, f, None)) for f in fields} for item in items],
+        "items": [
+            {
+                **{f: to_json_value(getattr(item, f, None)) for f in fields},
+                "description": getattr(item, "description", ""),
+            }
+            for item in items
+        ],
         "note": "",
     }
 
@@ -124,12 +132,13 @@ def findings_for(lineage: SubjectLineage, keys: list[str], since: dt.datetime | 
 def complaint_report(
     lineage: SubjectLineage, identifier: str, kind: SubjectKind | str | None = None,
     since: dt.datetime | None = None, until: dt.datetime | None = None, *,
-    integrity: dict[str, Any] | None = None, reference: str = "",
+    integrity: dict[str, Any] | None = None, reference: str = "", register: ProcessingRegister | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The response to the supervisory authority about one subject and period: the timeline with the
     legal basis of each act, recipients, who accessed, credit checks, consent, findings, and how the
     log's integrity can be verified. ``integrity`` is the result of :func:`integrity_check` when the
-    caller holds the store; without it the report gives the commands only."""
+    caller holds the store; without it the report gives the commands only. ``register`` is the
+    processing register the findings are judged against (default: the shipped one)."""
     report, results = _common(lineage, identifier, kind, since, until)
     keys = lineage.subject_keys(identifier, kind)
     events = results["events"]
@@ -144,7 +153,7 @@ def complaint_report(
         "report": "complaint",
         "reference": reference,
         **report,
-        "findings": findings_for(lineage, keys, since, until),
+        "findings": findings_for(lineage, keys, since, until, register),
         "integrity": {
             "how": [line.format(**span) for line in VERIFY_HOW],
             "checked": integrity,

@@ -60,7 +60,8 @@ def _detail(row: dict[str, Any]) -> str:
         return f"to {party} as {row.get('party_role', '')}"
     if kind == "credit_check.performed":
         return f"at {party}, ref {row.get('reference', '')}" + (f", {row['outcome']}" if row.get("outcome") else "")
-    bits = [party, row.get("reference", ""), row.get("outcome", ""), row.get("reason", ""), row.get("actor_id", "")]
+    fields = ("gdpr_right", "action", "outcome", "reference", "reason")
+    bits = [party, *(str(row.get(f) or "") for f in fields), f"by {row.get('actor_id', '')}"]
     return ", ".join(b for b in bits if b)
 
 
@@ -123,8 +124,10 @@ _SECTIONS: dict[str, list[tuple[str, Cell, float]]] = {
     "events": [("occurred_at", _at("occurred_at"), 0.13), ("event_type", _get("event_type"), 0.16),
                ("purpose", _get("purpose"), 0.15), ("legal_basis", _get("legal_basis"), 0.13),
                ("data_categories", _get("data_categories"), 0.2), ("detail", _detail, 0.23)],
-    "findings": [("occurred_at", _at("occurred_at"), 0.13), ("kind", _get("kind"), 0.17),
-                 ("purpose", _get("purpose"), 0.15), ("detail", _get("detail"), 0.55)],
+    "findings": [("occurred_at", _at("occurred_at"), 0.13),
+                 ("kind", lambda r: r.get("description") or r["kind"], 0.25),
+                 ("purpose", _get("purpose"), 0.15), ("actor", _get("actor_id"), 0.12),
+                 ("detail", _get("detail"), 0.35)],
 }  # fmt: skip
 _ORDER = {
     "access": ["purposes", "categories", "recipients", "retention", "sources", "credit_checks", "consent",

@@ -6,9 +6,11 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from pdtrail.errors import PdtrailError
 from pdtrail.queries._runner import QueryResult
+from pdtrail.schemas import load_register
 
 logger = logging.getLogger("pdtrail.queries")
 _NEVER = dt.datetime(1971, 1, 1, tzinfo=dt.UTC)  # the store's "no such row" for minIf/maxIf is the epoch
@@ -35,13 +37,10 @@ class RetentionRules:
         return cls(periods.get, version)
 
     @classmethod
-    def from_register(cls) -> RetentionRules:
+    def from_register(cls, path: Path | str | None = None) -> RetentionRules:
+        """The periods of the register at ``path`` (default: the shipped one); ``unknown`` if it cannot be read."""
         try:
-            from pdtrail.schemas import load_register  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            return cls(None, note="no processing register in this version of pdtrail")
-        try:
-            register = load_register()
+            register = load_register(path)
         except (PdtrailError, OSError, ValueError) as exc:
             logger.warning("processing register not loaded: %s", exc)
             return cls(None, note=f"processing register not loaded: {exc}")

@@ -1,4 +1,5 @@
 -- Everything that happened to the subject's data, oldest first: collection, access, sharing, credit checks.
+-- action/gdpr_right/reason: the step or kind, the right a request concerns, why (refused, restricted).
 -- party_* is the other organisation: source of a collection, recipient of a sharing, bureau of a credit check.
 SELECT
     occurred_at,
@@ -19,6 +20,9 @@ SELECT
     party_role,
     reference,
     outcome,
+    action,
+    gdpr_right,
+    reason,
     correlation_id,
     event_id
 FROM events

@@ -35,7 +35,8 @@ def _cell(value: Any) -> str:
 
 _TABLE_HIDDEN = {"event_id", "correlation_id", "source_system"}  # in json/csv; too long for a screen
 _DETAIL_COLUMNS = ("collection_source", "access_kind", "resource", "party_name", "party_org_no",
-                   "party_country", "party_role", "reference", "outcome")  # fmt: skip
+                   "party_country", "party_role", "reference", "outcome", "action", "gdpr_right",
+                   "reason")  # fmt: skip
 
 
 def _detail(row: dict[str, Any]) -> str:
@@ -52,7 +53,9 @@ def _detail(row: dict[str, Any]) -> str:
         return f"to {party} as {row['party_role']}"
     if kind == "credit_check.performed":
         return f"at {party}, ref {row['reference']}" + (f", {row['outcome']}" if row.get("outcome") else "")
-    return ""
+    # The rest of the vocabulary: whichever of its columns the event filled, in a fixed order.
+    bits = [row.get(c, "") for c in ("gdpr_right", "action", "outcome", "reference", "reason")]
+    return ", ".join(b for b in [party, *bits] if b)
 
 
 def for_screen(result: QueryResult) -> QueryResult:

@@ -22,6 +22,7 @@ from pdtrail.queries import (
     COMPLAINT_HANDLING,
     LookupNotRecordedError,
     QueryResult,
+    RetentionRules,
     SubjectLineage,
     actor_activity,
     record_lookup,
@@ -94,6 +95,8 @@ def lineage(args: argparse.Namespace, settings: Settings, console: Console) -> i
         window["at"] = args.at
     else:
         window.update(since=args.since, until=args.until)
+    if method == "retention_status":
+        window["rules"] = RetentionRules.from_register(settings.processing_register.path)
     result = ask(args.identifier, **window)
     record(args, settings, console, method, returned_categories(result))
     if not result.rows and args.format == "table":
@@ -101,11 +104,8 @@ def lineage(args: argparse.Namespace, settings: Settings, console: Console) -> i
         return 0
     print_result(result, args.format, title + _span(args), console)
     if method == "retention_status" and args.format == "table":
-        from pdtrail.queries import RetentionRules
-
-        note = RetentionRules.from_register().note
-        if note:
-            console.print(f"retention periods: {note}", style="dim")
+        rules = window["rules"]
+        console.print(f"retention periods: {rules.note or 'processing register ' + rules.version}", style="dim")
     return 0
 
 

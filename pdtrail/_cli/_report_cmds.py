@@ -14,8 +14,9 @@ from pdtrail._cli._query_cmds import record, write_out
 from pdtrail.config import Settings
 from pdtrail.errors import PdtrailError
 from pdtrail.producers import Pseudonymiser
-from pdtrail.queries import ACCESS_REQUEST, COMPLAINT_HANDLING, LocalQueries, SubjectLineage
+from pdtrail.queries import ACCESS_REQUEST, COMPLAINT_HANDLING, LocalQueries, RetentionRules, SubjectLineage
 from pdtrail.queries.exceptions import InvalidQueryParameterError
+from pdtrail.schemas import load_register
 from pdtrail.store import open_query_backend
 
 
@@ -42,8 +43,9 @@ def report(args: argparse.Namespace, settings: Settings, console: Console) -> in
         raise InvalidQueryParameterError("out", "must end in .pdf (the document) or .json (machine-readable)")
     lineage = SubjectLineage(open_query_backend(settings), Pseudonymiser.from_settings(settings))
     window = {"kind": args.kind, "since": args.since, "until": args.until}
+    register_path = settings.processing_register.path
     if args.which == "access":
-        document = access_report(lineage, args.identifier, **window)
+        document = access_report(lineage, args.identifier, **window, rules=RetentionRules.from_register(register_path))
         args.purpose = ACCESS_REQUEST
     else:
         try:
@@ -51,7 +53,10 @@ def report(args: argparse.Namespace, settings: Settings, console: Console) -> in
         except PdtrailError as exc:
             console.print(f"[yellow]integrity not checked here: {exc}[/]")
             checked = None
-        document = complaint_report(lineage, args.identifier, **window, integrity=checked, reference=args.reference)
+        document = complaint_report(
+            lineage, args.identifier, **window, integrity=checked, reference=args.reference,
+            register=load_register(register_path),
+        )  # fmt: skip
         args.purpose = COMPLAINT_HANDLING
     categories = ["audit_log", *sorted({c for p in document["purposes"] for c in p["data_categories"]})]
     record(args, settings, console, f"{args.which}_report", categories, access_kind="export")

@@ -14,7 +14,16 @@ from pypdf import PdfReader
 
 from pdtrail.config import Settings
 from pdtrail.producers import AuditEmitter
-from pdtrail.schemas import CreditCheckPerformed, PersonalDataAccessed, PersonalDataShared, ProcessingEvent
+from pdtrail.schemas import (
+    ConsentGiven,
+    CreditCheckPerformed,
+    LeadReceived,
+    PersonalDataAccessed,
+    PersonalDataCollected,
+    PersonalDataShared,
+    ProcessingEvent,
+    PublicRegisterLookup,
+)
 from pdtrail.simulate import generate_personnummer, simulate_company
 from tests.conftest import SECRET, SIGNING_KEY
 from tests.e2e.test_cli import _flat, run
@@ -119,10 +128,13 @@ def test_every_lineage_command_answers(settings: Settings, env: dict[str, str], 
     assert [r["reference"] for r in json_rows("credit-checks", pnr)] == [
         e.reference for e in own if isinstance(e, CreditCheckPerformed)
     ]
-    assert len(json_rows("sources", pnr)) == 2  # the booking form and the address register
-    assert json_rows("consent", pnr) == []  # nothing consent-based in this stream: no rows, no error
+    brought_in = [e for e in own if isinstance(e, PersonalDataCollected | LeadReceived | PublicRegisterLookup)]
+    assert sorted(r["event_id"] for r in json_rows("sources", pnr)) == sorted(str(e.event_id) for e in brought_in)
+    consented = {e.purpose for e in own if isinstance(e, ConsentGiven)}
+    assert {r["purpose"] for r in json_rows("consent", pnr)} == consented  # none given: no rows, no error
     retention = json_rows("retention-status", pnr, "--at", "2027-06-01")
-    assert {(r["purpose"], r["category"]) for r in retention} >= {("payment", "payment_information")}
+    assert {(r["purpose"], r["category"]) for r in retention} >= {("booking.handling", "payment_information")}
+    assert "unknown" not in {r["status"] for r in retention}  # periods from the shipped register
     first_two = json_rows("timeline", pnr, "--limit", "2")
     next_two = json_rows("timeline", pnr, "--limit", "2", "--offset", "2")
     assert {r["event_id"] for r in first_two}.isdisjoint({r["event_id"] for r in next_two})

@@ -29,11 +29,16 @@ from pdtrail.queries import (
 )
 from pdtrail.queries.reports import access_report, complaint_report, integrity_check, lineage_picture, render_pdf
 from pdtrail.schemas import (
+    ConsentGiven,
+    ConsentWithdrawn,
     CreditCheckPerformed,
+    DataErased,
+    LeadReceived,
     PersonalDataAccessed,
     PersonalDataCollected,
     PersonalDataShared,
     ProcessingEvent,
+    PublicRegisterLookup,
     SubjectKind,
 )
 from pdtrail.simulate import SimulatedSubject, generate_personnummer, simulate_company
@@ -106,10 +111,11 @@ def test_who_accessed_timeline_and_shared_with_match_what_was_emitted(store: Sto
 
 def test_sources_and_credit_checks(store: Store) -> None:
     sources = store.lineage.sources(store.subject).as_dicts()
-    collected = store.own(PersonalDataCollected)
-    assert [r["collection_source"] for r in sources] == [e.source for e in collected]  # type: ignore[attr-defined]
-    names = {r["source_party"] for r in sources}
-    assert {e.source_party.name for e in collected if e.source_party} <= names  # type: ignore[attr-defined]
+    brought_in = [e for e in store.own() if isinstance(e, PersonalDataCollected | LeadReceived | PublicRegisterLookup)]
+    assert [r["event_id"] for r in sources] == [e.event_id for e in sorted(brought_in, key=lambda e: e.occurred_at)]
+    parties = {r["source_party"] for r in sources}
+    assert {e.public_register.name for e in brought_in if isinstance(e, PublicRegisterLookup)} <= parties
+    assert {e.lead_source.name for e in brought_in if isinstance(e, LeadReceived)} <= parties
 
     checks = store.lineage.credit_checks(store.subject).as_dicts()
     emitted = store.own(CreditCheckPerformed)
@@ -170,18 +176,53 @@ def test_lineage_graph_runs_from_sources_through_purposes_to_recipients(store: S
 
 
 def test_retention_status_against_the_register_periods(store: Store) -> None:
-    last_payment = max(e.occurred_at for e in store.own() if e.purpose == "payment")
     at = max(e.occurred_at for e in store.own()) + dt.timedelta(days=5)
-    rules = RetentionRules.from_mapping({"payment": dt.timedelta(days=1), "customer_service": dt.timedelta(days=3650)})
+    rules = RetentionRules.from_mapping(
+        {"booking.handling": dt.timedelta(days=1), "customer_service": dt.timedelta(days=3650)}
+    )
     rows = store.lineage.retention_status(store.subject, at=at, rules=rules).as_dicts()
     by = {(r["purpose"], r["category"]): r for r in rows}
-    assert by[("payment", "payment_information")]["status"] == "overdue"
-    assert by[("payment", "payment_information")]["due_at"] == last_payment + dt.timedelta(days=1)
-    service = [r for r in rows if r["purpose"] == "customer_service"]
-    assert service and {r["status"] for r in service} == {"retained"}
-    assert by[("credit_assessment", "credit_report")]["status"] == "not declared"
+    last = max(
+        e.occurred_at for e in store.own() if e.purpose == "booking.handling" and "personnummer" in e.data_categories
+    )
+    assert by[("booking.handling", "personnummer")]["status"] == "overdue"
+    assert by[("booking.handling", "personnummer")]["due_at"] == last + dt.timedelta(days=1)
+    assert by[("customer_service", "name")]["status"] == "retained"
+    assert by[("pre_contract.checks", "personnummer")]["status"] == "not declared"
     unknown = store.lineage.retention_status(store.subject, rules=RetentionRules(None, note="none")).as_dicts()
-    assert {r["status"] for r in unknown} == {"unknown"}
+    assert {r["status"] for r in unknown} <= {"unknown", "erased"}
+    shipped = store.lineage.retention_status(store.subject, at=at).as_dicts()  # the shipped register
+    assert "unknown" not in {r["status"] for r in shipped}
+
+
+def _someone_with(store: Store, kind: type[ProcessingEvent]) -> tuple[str, list[ProcessingEvent]]:
+    having = [s.personnummer for s, e in store.journeys if isinstance(e, kind)]
+    assert having, f"the simulated stream has no {kind.__name__}"
+    return having[0], [e for s, e in store.journeys if s.personnummer == having[0]]
+
+
+def test_erased_categories_read_erased(store: Store) -> None:
+    pnr, own = _someone_with(store, DataErased)
+    erasure = next(e for e in own if isinstance(e, DataErased))
+    rows = store.lineage.retention_status(pnr).as_dicts()
+    erased = [
+        r for r in rows if r["category"] in erasure.data_categories and r["last_processed"] <= erasure.occurred_at
+    ]
+    assert erased and {r["status"] for r in erased} == {"erased"}
+    assert {r["ended_by"] for r in erased} == {"data.erased"}
+
+
+def test_consent_state_at_any_date(store: Store) -> None:
+    pnr, own = _someone_with(store, ConsentWithdrawn)
+    given = next(e for e in own if isinstance(e, ConsentGiven))
+    withdrawn = next(e for e in own if isinstance(e, ConsentWithdrawn))
+    assert store.lineage.consent_state(pnr, at=given.occurred_at).rows == []  # ``at`` is exclusive
+    between = store.lineage.consent_state(pnr, at=withdrawn.occurred_at).as_dicts()
+    assert [(r["purpose"], r["state"]) for r in between] == [(given.purpose, "given")]
+    after = store.lineage.consent_state(pnr).as_dicts()
+    assert [(r["purpose"], r["state"], r["changed_at"]) for r in after] == [
+        (withdrawn.purpose, "withdrawn", withdrawn.occurred_at)
+    ]
 
 
 def test_actor_activity_finds_every_subject_an_employee_touched(store: Store) -> None:
@@ -242,7 +283,8 @@ def test_a_dpo_lookup_is_itself_recorded_and_answered_by_who_accessed(store: Sto
         ACCESS_REQUEST,
         "legal_obligation",
     )
-    assert list(row["data_categories"]) == ["audit_log", "contact_details"]
+    # The log holds category names, not data: the register declares the DPO's lookups as audit_log only.
+    assert list(row["data_categories"]) == ["audit_log"]
     with pytest.raises(InvalidQueryParameterError) as caught:
         record_lookup(store.settings, "dpo-7", "curiosity", store.subject)
     assert caught.value.parameter == "purpose"
