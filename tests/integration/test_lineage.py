@@ -20,6 +20,7 @@ from pdtrail.consumers import AuditConsumer
 from pdtrail.producers import AuditEmitter, Pseudonymiser
 from pdtrail.queries import (
     ACCESS_REQUEST,
+    FINDING_KINDS,
     InvalidQueryParameterError,
     LocalQueries,
     RetentionRules,
@@ -41,7 +42,13 @@ from pdtrail.schemas import (
     PublicRegisterLookup,
     SubjectKind,
 )
-from pdtrail.simulate import SimulatedSubject, generate_personnummer, simulate_company
+from pdtrail.simulate import (
+    PlantedFinding,
+    SimulatedSubject,
+    generate_personnummer,
+    simulate_company,
+    simulate_findings,
+)
 from tests.conftest import SECRET, SIGNING_KEY
 
 
@@ -52,6 +59,7 @@ class Store:
     lineage: SubjectLineage
     journeys: list[tuple[SimulatedSubject, ProcessingEvent]]
     subject: str  # the personnummer with the most events
+    planted: list[PlantedFinding]
 
     def own(self, kind: type[ProcessingEvent] | None = None) -> list[ProcessingEvent]:
         return [e for s, e in self.journeys if s.personnummer == self.subject and (kind is None or isinstance(e, kind))]
@@ -82,6 +90,9 @@ def store(kafka_broker: object, store_dir: Path, tmp_path_factory: pytest.TempPa
     client = connect(settings)
     apply_migrations(client)
     journeys = list(simulate_company(40, seed=23))
+    # Violations the findings catch, planted on some subjects (those the register itself would refuse are left out).
+    planted = [p for p in simulate_findings(journeys) if p.kind and not p.outside_register]
+    journeys += [(p.subject, p.event) for p in planted]
     with AuditEmitter(settings) as emitter:
         for _, event in journeys:
             emitter.emit(event)
@@ -90,7 +101,7 @@ def store(kafka_broker: object, store_dir: Path, tmp_path_factory: pytest.TempPa
     for s, _ in journeys:
         per_subject[s.personnummer] = per_subject.get(s.personnummer, 0) + 1
     result = Store(settings, client, SubjectLineage(LocalQueries(client), Pseudonymiser.from_settings(settings)),
-                   journeys, max(per_subject, key=lambda k: per_subject[k]))  # fmt: skip
+                   journeys, max(per_subject, key=lambda k: per_subject[k]), planted)  # fmt: skip
     result.consume()
     yield result
 
@@ -288,3 +299,15 @@ def test_a_dpo_lookup_is_itself_recorded_and_answered_by_who_accessed(store: Sto
     with pytest.raises(InvalidQueryParameterError) as caught:
         record_lookup(store.settings, "dpo-7", "curiosity", store.subject)
     assert caught.value.parameter == "purpose"
+
+
+def test_complaint_response_lists_the_subjects_findings(store: Store) -> None:
+    plant = next(p for p in store.planted if p.kind == "after_erasure")
+    pnr = plant.subject.personnummer
+    report = complaint_report(store.lineage, pnr, reference="IMY-2026-7")
+    found = {(f["kind"], f["event_id"]) for f in report["findings"]["items"]}
+    assert report["findings"]["available"] and ("after_erasure", str(plant.event.event_id)) in found
+    others = {str(p.event.event_id) for p in store.planted if p.subject != plant.subject}
+    assert not others & {event_id for _, event_id in found}  # only this subject's findings
+    flat = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(report, "sv"))).pages).split())
+    assert "Iakttagelser" in flat and FINDING_KINDS["after_erasure"] in flat
