@@ -221,7 +221,7 @@ class Desk:
         keys = self._ask(lambda: self.lineage.subject_keys(case.identifier, case.kind))
         with self.recorded(principal, case, "findings"):
             found = self._ask(lambda: find(self.backend, subject_keys=keys, since=since, until=until))
-            rows = [plain(f) for f in found]
+            rows = [f.as_dict() if hasattr(f, "as_dict") else plain(f) for f in found]
         return rows
 
     def activity(

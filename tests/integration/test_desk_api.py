@@ -6,7 +6,11 @@ compares with the lineage queries asked directly.
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ from pdtrail.infra import apply_migrations, ensure_topics
 from pdtrail.producers import AuditEmitter, Pseudonymiser
 from pdtrail.queries import LocalQueries, SubjectLineage
 from pdtrail.schemas import PersonalDataAccessed
-from pdtrail.simulate import generate_personnummer, simulate_company
+from pdtrail.simulate import generate_personnummer, simulate_company, simulate_findings
 from pdtrail.store import connect
 from tests.conftest import SECRET, SIGNING_KEY
 
@@ -36,6 +40,7 @@ class Desk:
     tokens: dict[str, str]  # role -> token
     subject: str  # the subject with the most accesses
     accesses: int
+    planted: list[Any]  # violations planted for the findings
 
     def headers(self, role: str = "dpo") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -77,7 +82,10 @@ def desk(kafka_broker: Any, store_dir: Path, tmp_path_factory: pytest.TempPathFa
     ensure_topics(settings)
     client = connect(settings)
     apply_migrations(client)
-    journeys = list(simulate_company(30, seed=21))
+    journeys = list(simulate_company(40, seed=23))
+    # Violations the findings catch, on subjects of their own (those the register itself refuses left out).
+    planted = [p for p in simulate_findings(journeys) if p.kind and not p.outside_register]
+    journeys += [(p.subject, p.event) for p in planted]
     with AuditEmitter(settings) as emitter:
         for _, event in journeys:
             emitter.emit(event)
@@ -87,12 +95,13 @@ def desk(kafka_broker: Any, store_dir: Path, tmp_path_factory: pytest.TempPathFa
     for s, e in journeys:
         if isinstance(e, PersonalDataAccessed):
             counts[s.personnummer] = counts.get(s.personnummer, 0) + 1
-    subject = max(counts, key=lambda k: counts[k])
+    spoiled = {p.subject.personnummer for p in planted}
+    subject = max((k for k in counts if k not in spoiled), key=lambda k: counts[k])
     backend = LocalQueries(connect(settings, create_database=False))
     with TestClient(create_app(settings, backend)) as http:
         yield Desk(
             settings, http, SubjectLineage(backend, Pseudonymiser.from_settings(settings)), tokens, subject,
-            counts[subject],
+            counts[subject], planted,
         )  # fmt: skip
 
 
@@ -157,6 +166,20 @@ def test_reports_for_the_dpo_as_json_and_pdf(desk: Desk) -> None:
     assert picture.status_code == 200 and picture.headers["content-type"] in ("image/png", "image/svg+xml")
     graph = desk.client.get(f"/api/v1/subjects/{ref}/lineage", headers=desk.headers()).json()
     assert {n["kind"] for n in graph["nodes"]} >= {"source", "purpose", "recipient"}
+
+
+def test_findings_for_the_auditor_name_the_planted_violation(desk: Desk) -> None:
+    planted = desk.planted[0]
+    ref = desk.open(planted.subject.personnummer, role="auditor")
+    answer = desk.client.get(f"/api/v1/subjects/{ref}/findings", headers=desk.headers("auditor"))
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert planted.kind in {i["kind"] for i in items}
+    assert str(planted.event.event_id) in {i["event_id"] for i in items}
+    clean = desk.open(desk.subject, role="auditor")
+    assert desk.client.get(f"/api/v1/subjects/{clean}/findings", headers=desk.headers("auditor")).json()["items"] == []
+    reader = desk.open(planted.subject.personnummer, role="read_only")
+    assert desk.client.get(f"/api/v1/subjects/{reader}/findings", headers=desk.headers("read_only")).status_code == 403
 
 
 def test_roles_limit_what_a_token_may_do(desk: Desk) -> None:
@@ -225,3 +248,33 @@ def test_the_openapi_spec_describes_the_api(desk: Desk) -> None:
     assert "/api/v1/subjects" in spec["paths"]
     assert "/api/v1/subjects/{reference}/{view}" in spec["paths"]
     assert "/api/v1/actors/{actor_id}/activity" in spec["paths"]
+
+
+def test_tokens_come_hashed_from_a_file_and_a_bad_file_is_named(tmp_path: Path) -> None:
+    from pdtrail.config import DeskSettings
+    from pdtrail.desk import TokenStore
+    from pdtrail.errors import ConfigError
+
+    token, entry = new_token("auditor-bo", "auditor")
+    tokens_file = tmp_path / "tokens.json"
+    tokens_file.write_text(json.dumps([entry.model_dump()]))
+    assert token not in tokens_file.read_text()  # only the hash is kept
+    store = TokenStore.from_settings(DeskSettings(tokens_file=tokens_file))
+    who = store.authenticate(token)
+    assert who is not None and (who.identity, who.role) == ("auditor-bo", "auditor")
+    assert store.authenticate(token + "x") is None and store.authenticate("") is None
+
+    tokens_file.write_text('[{"identity": "x", "role": "boss", "token_sha256": "00"}]')
+    with pytest.raises(ConfigError) as bad:
+        TokenStore.from_settings(DeskSettings(tokens_file=tokens_file))
+    assert bad.value.setting == "PDTRAIL_DESK__TOKENS_FILE"
+
+
+def test_pdtrail_desk_without_tokens_says_how_to_make_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PDTRAIL_")}
+    env |= {"PDTRAIL_HOME": str(tmp_path), "PDTRAIL_PSEUDONYM__SECRET": SECRET}
+    done = subprocess.run(
+        [sys.executable, "-m", "pdtrail", "desk"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert "pdtrail desk --new-token" in done.stderr and "Traceback" not in done.stderr
