@@ -113,9 +113,10 @@ def report(
     reference: str, kind: Literal["access", "complaint"], who: Who, desk: TheDesk, since: Since = None,
     until: Until = None, format: Literal["json", "pdf"] = "json", lang: Literal["en", "sv"] = "en",
     case_reference: Annotated[str, Query(description="the authority's case number, for a complaint")] = "",
+    verify: Annotated[bool, Query(description="complaint: verify the period's signed checkpoints here")] = True,
 ) -> Response:  # fmt: skip
     case = desk.case(who, check_reference(reference))
-    data = desk.report(who, case, kind, _utc(since), _utc(until), case_reference)
+    data = desk.report(who, case, kind, _utc(since), _utc(until), case_reference, verify=verify)
     if format == "json":
         return JSONResponse(plain(data))
     name = f"{kind}-report-{dt.datetime.now(dt.UTC):%Y%m%d}.pdf"

@@ -21,18 +21,22 @@ from pdtrail.config import Settings
 from pdtrail.desk._auth import Permission, Principal
 from pdtrail.desk._cases import CaseBook, SubjectCase, dpo_purpose
 from pdtrail.desk.exceptions import DeskError, forbidden, invalid
+from pdtrail.errors import PdtrailError
 from pdtrail.producers import AuditEmitter, Pseudonymiser
 from pdtrail.queries import (
     InvalidQueryParameterError,
+    LocalQueries,
     LookupNotRecordedError,
     QueryBackend,
     QueryResult,
+    RetentionRules,
     SubjectLineage,
     actor_activity,
     record_lookup,
     reports,
     to_json_value,
 )
+from pdtrail.schemas import load_register
 
 # Views of one subject that come in pages, and the meta-audit resource name of each.
 PAGED_VIEWS = ("timeline", "who_accessed", "shared_with", "sources", "credit_checks", "purposes")
@@ -51,10 +55,10 @@ class LockedBackend:
 
     def __init__(self, backend: QueryBackend) -> None:
         self.backend = backend
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def run(self, name: str, params: Mapping[str, Any]) -> QueryResult:
-        with self._lock:
+        with self.lock:
             return self.backend.run(name, params)
 
 
@@ -238,26 +242,46 @@ class Desk:
 
     def report(
         self, principal: Principal, case: SubjectCase, kind: str, since: dt.datetime | None,
-        until: dt.datetime | None, reference: str = "",
+        until: dt.datetime | None, reference: str = "", *, verify: bool = True,
     ) -> dict[str, Any]:  # fmt: skip
         """The access report (GDPR Art. 15) or the complaint response for the authority (``reference``:
-        the authority's case number), as JSON-able data. The complaint response says how to verify the
-        log; the check itself is ``pdtrail verify`` where the store is (it reads every row)."""
+        the authority's case number), as JSON-able data. The complaint response always says how to verify
+        the log; with ``verify`` and the store in this process it also holds the result of verifying the
+        signed checkpoints of the period (as ``pdtrail report complaint`` does)."""
         self.require(principal, Permission.REPORTS)
         if kind not in ("access", "complaint"):
             raise invalid("kind", "must be access or complaint")
         if len(reference) > 100:
             raise invalid("reference", "at most 100 characters")
+        register_path = self.settings.processing_register.path
         window = {"kind": case.kind, "since": since, "until": until}
         with self.recorded(principal, case, f"{kind}_report", access_kind="export"):
+            if kind == "access":
+                rules = RetentionRules.from_register(register_path)
+                return self._ask(lambda: reports.access_report(self.lineage, case.identifier, **window, rules=rules))
+            checked = self._integrity(case, since, until) if verify else None
+            register = load_register(register_path)
             report: dict[str, Any] = self._ask(
-                lambda: (
-                    reports.access_report(self.lineage, case.identifier, **window)
-                    if kind == "access"
-                    else reports.complaint_report(self.lineage, case.identifier, **window, reference=reference)
+                lambda: reports.complaint_report(
+                    self.lineage, case.identifier, **window, integrity=checked, reference=reference, register=register
                 )
             )
         return report
+
+    def _integrity(self, case: SubjectCase, since: dt.datetime | None, until: dt.datetime | None) -> Any:
+        """``pdtrail verify`` over the subject's period, when this process holds the store itself."""
+        inner = self.backend.backend
+        if not isinstance(inner, LocalQueries):
+            return None  # the store's owner holds it: the report gives the commands instead
+        times = self._ask(lambda: self.lineage.timeline(case.identifier, kind=case.kind, since=since, until=until))
+        if not times.rows:
+            return None
+        start, end = since or times.rows[0][0], until or times.rows[-1][0] + dt.timedelta(seconds=1)
+        try:
+            with self.backend.lock:
+                return reports.integrity_check(self.settings, inner.client, start, end)
+        except PdtrailError:
+            return None
 
     def pdf(self, report: Mapping[str, Any], lang: str) -> bytes:
         if lang not in ("en", "sv"):

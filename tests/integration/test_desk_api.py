@@ -162,6 +162,9 @@ def test_reports_for_the_dpo_as_json_and_pdf(desk: Desk) -> None:
     )
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 2000
+    complaint = desk.client.get(f"/api/v1/subjects/{ref}/reports/complaint", headers=desk.headers()).json()
+    checked = complaint["integrity"]["checked"]  # the desk holds the store: it verified the period itself
+    assert checked["ok"] is True and checked["checkpoints"] >= 1 and checked["rows"] >= len(complaint["events"])
     picture = desk.client.get(f"/api/v1/subjects/{ref}/lineage.picture", headers=desk.headers())
     assert picture.status_code == 200 and picture.headers["content-type"] in ("image/png", "image/svg+xml")
     graph = desk.client.get(f"/api/v1/subjects/{ref}/lineage", headers=desk.headers()).json()
