@@ -1,5 +1,5 @@
--- Everything that happened to the subject's data, oldest first: collection, access, sharing, credit checks.
--- action/gdpr_right/reason: the step or kind, the right a request concerns, why (refused, restricted).
+-- Everything that happened to the subject's data, oldest first: collection, access, sharing, credit checks,
+-- consent, rights requests and their answers, restriction, erasure, retention, checks, marketing.
 -- party_* is the other organisation: source of a collection, recipient of a sharing, bureau of a credit check.
 SELECT
     occurred_at,
@@ -23,6 +23,7 @@ SELECT
     action,
     gdpr_right,
     reason,
+    register_version,
     correlation_id,
     event_id
 FROM events

@@ -33,7 +33,7 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-_TABLE_HIDDEN = {"event_id", "correlation_id", "source_system"}  # in json/csv; too long for a screen
+_TABLE_HIDDEN = {"event_id", "correlation_id", "source_system", "register_version"}  # in json/csv; too long
 _DETAIL_COLUMNS = ("collection_source", "access_kind", "resource", "party_name", "party_org_no",
                    "party_country", "party_role", "reference", "outcome", "action", "gdpr_right",
                    "reason")  # fmt: skip
@@ -53,9 +53,30 @@ def _detail(row: dict[str, Any]) -> str:
         return f"to {party} as {row['party_role']}"
     if kind == "credit_check.performed":
         return f"at {party}, ref {row['reference']}" + (f", {row['outcome']}" if row.get("outcome") else "")
-    # The rest of the vocabulary: whichever of its columns the event filled, in a fixed order.
-    bits = [row.get(c, "") for c in ("gdpr_right", "action", "outcome", "reference", "reason")]
-    return ", ".join(b for b in [party, *bits] if b)
+    return _vocabulary_detail(kind, row, party)
+
+
+def _vocabulary_detail(kind: str, row: dict[str, Any], party: str) -> str:
+    reason = f": {row['reason']}" if row.get("reason") else ""
+    case = f" (case {row['reference']})" if row.get("reference") else ""
+    phrases = {
+        "rights_request.received": f"{row.get('gdpr_right', '')} request{case}",
+        "rights_request.answered": f"{row.get('gdpr_right', '')} request {row.get('outcome', '')}{case}{reason}",
+        "consent.given": f"consent to {row.get('purpose', '')}",
+        "consent.withdrawn": f"consent to {row.get('purpose', '')} withdrawn{case}",
+        "data.rectified": f"rectified{case}",
+        "processing.restricted": f"restricted{case}{reason}",
+        "restriction.lifted": f"restriction lifted{case}{reason}",
+        "data.erased": f"erased{case}",
+        "erasure.refused": f"erasure refused{case}{reason}",
+        "retention.expired": f"retention ended: {row.get('action', '')}",
+        "subject.checked": f"{row.get('action', '')} check {row.get('outcome', '')}" + (f" by {party}" * bool(party)),
+        "lead.received": f"lead from {party}",
+        "public_register.looked_up": f"looked up in {party}",
+        "marketing.sent": f"{row.get('action', '')}: {row.get('reference', '')}",
+        "identifiers.collected": f"identifiers {row.get('resource', '')}",
+    }
+    return phrases.get(kind, "")
 
 
 def for_screen(result: QueryResult) -> QueryResult:
