@@ -181,6 +181,13 @@ def _integrity(section: dict[str, Any], lang: str) -> list[Flowable]:
         state = text("intact" if checked["ok"] else "not_intact", lang)
         summary = (f"{text('verify_result', lang)}: {state}: {checked['checkpoints']} checkpoints, "
                    f"{checked['rows']} rows, checked {_when(checked['checked_at'])} UTC")  # fmt: skip
+        if checked.get("events_proven") or checked.get("events_unproven"):
+            summary += "; " + text("proven", lang).format(
+                proven=checked.get("events_proven", 0),
+                total=sum(
+                    checked.get(k, 0) for k in ("events_proven", "events_unproven", "events_awaiting_checkpoint")
+                ),
+            )
         parts.append(Spacer(1, 4))
         parts.append(Paragraph(f"<b>{escape(summary)}</b>", _BODY))
         parts += [Paragraph(escape(line), _CELL) for line in [*checked["findings"], checked.get("note", "")] if line]

@@ -56,6 +56,10 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "picture_headings": {"en": "Sources|Purposes|Recipients", "sv": "Källor|Ändamål|Mottagare"},
     "page": {"en": "page", "sv": "sida"},
+    "proven": {
+        "en": "{proven} of the subject's {total} events proven included under signed checkpoints",
+        "sv": "{proven} av den registrerades {total} händelser bevisade ingå under signerade kontrollpunkter",
+    },
 }
 
 COLUMNS: dict[str, dict[str, str]] = {

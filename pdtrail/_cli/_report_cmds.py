@@ -31,8 +31,11 @@ def _integrity(args: argparse.Namespace, settings: Settings, lineage: SubjectLin
     if not times.rows:
         return None
     with console.status("verifying the signed checkpoints of the period…"):
-        return integrity_check(settings, lineage.backend.client, args.since or times.rows[0][0],
-                               args.until or times.rows[-1][0] + dt.timedelta(seconds=1))  # fmt: skip
+        return integrity_check(
+            settings, lineage.backend.client, args.since or times.rows[0][0],
+            args.until or times.rows[-1][0] + dt.timedelta(seconds=1),
+            event_ids=[str(r["event_id"]) for r in times.as_dicts()],
+        )  # fmt: skip
 
 
 def report(args: argparse.Namespace, settings: Settings, console: Console) -> int:

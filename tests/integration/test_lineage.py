@@ -270,8 +270,11 @@ def test_access_report_pdf_names_recipients_purposes_and_swedish_headings(store:
 def test_complaint_report_verifies_the_subjects_checkpoints(store: Store) -> None:
     times = sorted(e.occurred_at for e in store.own())
     since, until = times[0], times[-1] + dt.timedelta(seconds=1)
-    checked = integrity_check(store.settings, store.client, since, until)
+    event_ids = [str(e.event_id) for e in store.own()]
+    checked = integrity_check(store.settings, store.client, since, until, event_ids=event_ids)
     assert checked["ok"] and checked["checkpoints"] >= 1 and checked["external_compared"]
+    assert checked["events_proven"] + checked["events_awaiting_checkpoint"] == len(event_ids)
+    assert checked["events_proven"] >= 1 and checked["events_unproven"] == 0
     report = complaint_report(store.lineage, store.subject, since=since, until=until, integrity=checked,
                               reference="IMY-2026-123")  # fmt: skip
     assert len(report["events"]) == len(store.own())
