@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from pdtrail.config import Settings
 from pdtrail.desk import new_token
 from pdtrail.producers import AuditEmitter
 from pdtrail.schemas import CreditCheckPerformed
-from pdtrail.simulate import simulate_company
+from pdtrail.simulate import generate_personnummer, simulate_company
 from tests.conftest import SECRET, SIGNING_KEY, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -152,6 +153,13 @@ def test_search_a_subject_read_the_timeline_and_download_the_report(
             recorded = [r for r in rows if "dpo-anna" in r and "dpo.access_request" in r]
             time.sleep(0.5)
         assert recorded, "the DPO's lookups did not appear in the audit log"
+
+        # A subject the log has never seen: an empty answer, said plainly.
+        page.goto(url + "/")
+        page.fill("#identifier", generate_personnummer(random.Random(4242)))
+        page.click("#search")
+        page.wait_for_url("**/timeline")
+        assert "Nothing recorded" in page.text_content("#empty")
         browser.close()
 
     data = saved.read_bytes()
