@@ -434,23 +434,24 @@ class PlantedFinding:
 def simulate_findings(
     stream: list[tuple[SimulatedSubject, ProcessingEvent]], *, seed: int = 11
 ) -> list[PlantedFinding]:
-    """One violation of every finding kind (two of late answers: late, and never answered), each on a
-    subject of ``stream`` whose history makes it exactly that kind and no other."""
+    """One violation of every finding kind (two of late answers: late, and never answered), each on its own
+    subject of ``stream``. Where a kind needs a history (a consent withdrawn, an erasure, a restriction, a
+    lead), the history is planted too, after the subject's own last event, as entries of kind "" — so that
+    every planted violation is exactly its kind and no other, whatever the stream holds."""
     rng = random.Random(seed)
     history: dict[SimulatedSubject, list[ProcessingEvent]] = {}
     for subject, event in stream:
         history.setdefault(subject, []).append(event)
     used: set[SimulatedSubject] = set()
+    # A subject whose own history holds one of these could turn a planted act into a second kind of finding.
+    quiet = ("data.erased", "processing.restricted", "consent.withdrawn", "rights_request.received")
 
-    def pick(*, having: str | None = None, without: tuple[str, ...] = ()) -> tuple[SimulatedSubject, ProcessingEvent]:
+    def pick() -> tuple[SimulatedSubject, ProcessingEvent, ProcessingEvent]:
         for subject, events in history.items():
-            types = {e.event_type for e in events}
-            if subject in used or (having and having not in types) or types & set(without):
-                continue
-            used.add(subject)
-            anchor = next(e for e in events if e.event_type == having) if having else events[0]
-            return subject, anchor
-        raise ValueError(f"the stream has no unused subject with {having or 'any event'}: simulate more subjects")
+            if subject not in used and not {e.event_type for e in events} & set(quiet):
+                used.add(subject)
+                return subject, events[0], max(events, key=lambda e: e.occurred_at)
+        raise ValueError("the stream has too few subjects to plant every finding: simulate at least 30")
 
     def who(subject: SimulatedSubject) -> SubjectIdentifier:
         return SubjectIdentifier(kind="personnummer", value=subject.personnummer)
@@ -459,34 +460,54 @@ def simulate_findings(
         return anchor.occurred_at + dt.timedelta(**delta)
 
     staff = Actor(type="employee", id=rng.choice(_STAFF), role="customer_service")
+    dpo = Actor(type="employee", id="emp-0001", role="dpo")
+    customer = Actor(type="data_subject", id="self-service", role="customer")
+    newsletter = Actor(type="service", id="newsletter", role="marketing")
     planted: list[PlantedFinding] = []
 
-    subject, withdrawal = pick(having="consent.withdrawn")
+    subject, _, last = pick()
+    consent = {
+        "subject": who(subject),
+        "purpose": "marketing",
+        "legal_basis": "consent",
+        "data_categories": ("name", "contact_details"),
+        "source_system": "my-pages",
+    }
+    given = ConsentGiven(**consent, occurred_at=later(last, days=1), actor=customer)
+    withdrawn = ConsentWithdrawn(**consent, occurred_at=later(given, days=1), actor=customer)
+    planted += [PlantedFinding("", subject, given), PlantedFinding("", subject, withdrawn)]
     planted.append(
         PlantedFinding(
             "consent_withdrawn",
             subject,
             MarketingSent(
-                subject=who(subject),
-                occurred_at=later(withdrawal, days=5),
-                actor=Actor(type="service", id="newsletter", role="marketing"),
-                purpose="marketing",
-                legal_basis="consent",
-                data_categories=("name", "contact_details"),
-                source_system="newsletter",
+                **{**consent, "source_system": "newsletter"},
+                occurred_at=later(withdrawn, days=5),
+                actor=newsletter,
                 channel="email",
                 campaign="winter-offer",
             ),
         )
     )
-    subject, erasure = pick(having="data.erased")
+
+    subject, _, last = pick()
+    erased = DataErased(
+        subject=who(subject),
+        occurred_at=later(last, days=1),
+        actor=dpo,
+        purpose="customer_service",
+        legal_basis="contract",
+        data_categories=("contact_details", "correspondence"),
+        source_system="dpo-desk",
+    )
+    planted.append(PlantedFinding("", subject, erased))
     planted.append(
         PlantedFinding(
             "after_erasure",
             subject,
             PersonalDataAccessed(
                 subject=who(subject),
-                occurred_at=later(erasure, days=3),
+                occurred_at=later(erased, days=3),
                 actor=staff,
                 purpose="customer_service",
                 legal_basis="contract",
@@ -497,14 +518,26 @@ def simulate_findings(
             ),
         )
     )
-    subject, restriction = pick(having="processing.restricted")
+
+    subject, _, last = pick()
+    restricted = ProcessingRestricted(
+        subject=who(subject),
+        occurred_at=later(last, days=1),
+        actor=dpo,
+        purpose="rights.handling",
+        legal_basis="legal_obligation",
+        data_categories=("name",),
+        source_system="dpo-desk",
+        reason="objection pending",
+    )
+    planted.append(PlantedFinding("", subject, restricted))
     planted.append(
         PlantedFinding(
             "during_restriction",
             subject,
             PersonalDataShared(
                 subject=who(subject),
-                occurred_at=later(restriction, hours=2),
+                occurred_at=later(restricted, hours=2),
                 actor=Actor(type="service", id="dispatch", role="scheduling"),
                 purpose="booking.handling",
                 legal_basis="contract",
@@ -515,7 +548,19 @@ def simulate_findings(
             ),
         )
     )
-    subject, lead = pick(having="lead.received", without=("data.erased", "processing.restricted"))
+
+    subject, _, last = pick()
+    lead = LeadReceived(
+        subject=who(subject),
+        occurred_at=later(last, days=1),
+        actor=Actor(type="service", id="lead-inbox", role="marketing"),
+        purpose="contact.offering",
+        legal_basis="legitimate_interests",
+        data_categories=("name", "contact_details"),
+        source_system="crm",
+        lead_source=LEAD_PARTNER,
+    )
+    planted.append(PlantedFinding("", subject, lead))
     planted.append(
         PlantedFinding(
             "after_retention",
@@ -533,43 +578,28 @@ def simulate_findings(
             ),
         )
     )
+
     for answered in (True, False):
-        subject, first = pick(without=("rights_request.received",))
-        received = RightsRequestReceived(
-            subject=who(subject),
-            occurred_at=later(first, days=20),
-            actor=Actor(type="employee", id="emp-0001", role="dpo"),
-            purpose="rights.handling",
-            legal_basis="legal_obligation",
-            data_categories=("name", "contact_details"),
-            source_system="dpo-desk",
-            right="access",
-            request_id=f"DSR-LATE-{int(answered)}",
-        )
+        subject, _, last = pick()
+        request = {
+            "subject": who(subject),
+            "actor": dpo,
+            "purpose": "rights.handling",
+            "legal_basis": "legal_obligation",
+            "data_categories": ("name", "contact_details"),
+            "source_system": "dpo-desk",
+            "right": "access",
+            "request_id": f"DSR-LATE-{int(answered)}",
+        }
+        received = RightsRequestReceived(**request, occurred_at=later(last, days=20))
         planted.append(PlantedFinding("late_answer", subject, received))
         if answered:  # answered, but 40 days on: the answer itself is no finding, the request is
-            planted.append(
-                PlantedFinding(
-                    "",
-                    subject,
-                    RightsRequestAnswered(
-                        subject=who(subject),
-                        occurred_at=later(received, days=40),
-                        actor=received.actor,
-                        purpose="rights.handling",
-                        legal_basis="legal_obligation",
-                        data_categories=("name", "contact_details"),
-                        source_system="dpo-desk",
-                        right="access",
-                        request_id=received.request_id,
-                        outcome="fulfilled",
-                    ),
-                )
-            )
+            late = RightsRequestAnswered(**request, occurred_at=later(received, days=40), outcome="fulfilled")
+            planted.append(PlantedFinding("", subject, late))
 
     # Outside the register: only an emitter in record mode lets these through.
     def outside(kind: str, make: Any) -> None:
-        subject, first = pick(without=("data.erased", "processing.restricted", "consent.withdrawn"))
+        subject, first, _ = pick()
         planted.append(PlantedFinding(kind, subject, make(who(subject), later(first, days=2)), outside_register=True))
 
     outside(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pdtrail.queries._runner import QueryBackend, load_sql
+from pdtrail.queries._runner import ALL_SUBJECTS, QueryBackend, load_sql
 from pdtrail.queries.exceptions import InvalidQueryParameterError
 from pdtrail.schemas import ProcessingRegister, load_register
 
@@ -81,7 +81,7 @@ def findings(
     as_of: dt.datetime | None = None,
     kinds: Sequence[str] | None = None,
 ) -> list[Finding]:
-    """Every finding for ``subject_keys`` (all subjects when empty) among events in [since, until).
+    """Every finding for ``subject_keys`` (all subjects when empty or None) among events in [since, until).
 
     ``register`` defaults to the shipped one (see :func:`pdtrail.schemas.load_register`). ``as_of`` is the
     moment an unanswered request is judged at (default: now, or ``until`` if earlier).
@@ -104,7 +104,7 @@ def findings(
     }
     found: list[Finding] = []
     for kind in kinds or FINDING_KINDS:
-        name = f"finding_{kind}"
+        name = f"finding_{kind}" if subject_keys else f"finding_{kind}{ALL_SUBJECTS}"
         wanted = set(_PARAM.findall(load_sql(name)))
         result = backend.run(name, {k: v for k, v in available.items() if k in wanted})
         for row in result.as_dicts():

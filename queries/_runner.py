@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import urllib.error
 import urllib.request
 import uuid
@@ -41,15 +42,29 @@ class QueryBackend(Protocol):
     def run(self, name: str, params: Mapping[str, Any]) -> QueryResult: ...
 
 
+# A findings query written for some subjects (``subject_key IN {subject_keys:Array(String)}``, which the
+# primary key serves) also runs over every subject as ``<name>@all``, with that condition made true. One condition
+# "empty(keys) OR subject_key IN keys" would do both, but it keeps ClickHouse from reading the subject's
+# rows first (measured at 300k rows: 24 ms against 7 ms per subject).
+ALL_SUBJECTS = "@all"
+_SUBJECT_FILTER = re.compile(r"\b(?:\w+\.)?subject_key IN \{subject_keys:Array\(String\)\}")
+
+
 def query_names() -> list[str]:
-    return sorted(p.stem for p in SQL_DIR.glob("*.sql"))
+    names = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
+    whole_log = [
+        n for n in names if n.startswith("finding_") and _SUBJECT_FILTER.search((SQL_DIR / f"{n}.sql").read_text())
+    ]
+    return names + [f"{n}{ALL_SUBJECTS}" for n in whole_log]
 
 
 @cache
 def load_sql(name: str) -> str:
     if name not in query_names():
         raise QueryError(f"no query named {name!r}; known: {', '.join(query_names())}")
-    return (SQL_DIR / f"{name}.sql").read_text()
+    base = name.removesuffix(ALL_SUBJECTS)
+    sql = (SQL_DIR / f"{base}.sql").read_text()
+    return _SUBJECT_FILTER.sub("1 = 1", sql) if name.endswith(ALL_SUBJECTS) else sql
 
 
 class LocalQueries:

@@ -67,9 +67,10 @@ class RetentionPeriod:
         return start.replace(year=year, month=month, day=day) + dt.timedelta(days=self.days)
 
     def __str__(self) -> str:
-        if self.days:
-            return f"{self.days} days"
-        return f"{self.months // 12} years" if self.months % 12 == 0 else f"{self.months} months"
+        n, unit = (self.days, "day") if self.days else (self.months, "month")
+        if unit == "month" and n % 12 == 0:
+            n, unit = n // 12, "year"
+        return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
     def approximate(self) -> dt.timedelta:
         return dt.timedelta(days=self.months * 365.25 / 12 + self.days)

@@ -47,7 +47,15 @@ def _lineage_args(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pdtrail._cli import _demo, _infra_cmds, _ingest_cmds, _integrity_cmds, _query_cmds, _report_cmds
+    from pdtrail._cli import (
+        _demo,
+        _findings_cmds,
+        _infra_cmds,
+        _ingest_cmds,
+        _integrity_cmds,
+        _query_cmds,
+        _report_cmds,
+    )
     from pdtrail._cli._query_cmds import parse_moment
 
     parser = argparse.ArgumentParser(
@@ -115,6 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
     desk = add("desk", _desk_cmd.desk, "Serve the DPO's desk: HTTP API and web UI on 127.0.0.1.")
     desk.add_argument("--port", type=int, help="default: desk.port (8470)")
     desk.add_argument("--new-token", metavar="ROLE:IDENTITY", help="make a token (role dpo|auditor|read_only)")
+
+    from pdtrail.queries import FINDING_KINDS
+
+    findings = add(
+        "findings",
+        _findings_cmds.find,
+        "Processing the register or the subjects' own choices forbid (exit 1 when there is any).",
+    )
+    findings.add_argument("identifier", nargs="?", help="one subject (any identifier form); default: all subjects")
+    findings.add_argument("--kind", choices=["personnummer", "email", "customer_id"], help="default: guessed")
+    findings.add_argument("--only", action="append", choices=list(FINDING_KINDS), metavar="KIND",
+                          help=f"only this kind (repeatable): {', '.join(FINDING_KINDS)}")  # fmt: skip
+    findings.add_argument("--since", type=parse_moment, help="events from this date/time, inclusive (UTC)")
+    findings.add_argument("--until", type=parse_moment, help="events before this date/time (UTC)")
+    findings.add_argument("--as-of", type=parse_moment, help="judge unanswered requests at this time (default: now)")
+    findings.add_argument("--register", help="check against this register file (default: the configured one)")
+    findings.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    reg = add("register", _findings_cmds.register, "Show or check the processing register (GDPR Art. 30).")
+    reg.add_argument("action", choices=["show", "check"])
+    reg.add_argument("--path", help="a register file (default: the configured one, else the shipped default)")
 
     verify = add("verify", _integrity_cmds.verify, "Check the stored log against its signed checkpoints.")
     verify.add_argument("--since", type=parse_moment, help="only checkpoints with events from this date/time")

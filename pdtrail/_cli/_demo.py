@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import time
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from rich.console import Console
 
 from pdtrail._cli._infra_cmds import local_broker
 from pdtrail._cli._output import print_result
-from pdtrail.config import Settings
+from pdtrail.config import RegisterSettings, Settings
 from pdtrail.consumers import AuditConsumer
 from pdtrail.infra import apply_migrations, ensure_jars, ensure_topics
 from pdtrail.producers import AuditEmitter, Pseudonymiser
-from pdtrail.queries import LocalQueries, SubjectLineage
+from pdtrail.queries import LocalQueries, QueryResult, SubjectLineage, findings
 from pdtrail.schemas import PersonalDataAccessed
-from pdtrail.simulate import simulate_company
+from pdtrail.simulate import simulate_company, simulate_findings
 from pdtrail.store import connect
 
 
@@ -40,6 +42,16 @@ def _prove_the_log(settings: Settings, client: Client, console: Console) -> None
     console.print(f"  check it offline: python integrity/verify_proof.py {proof_path}")
 
 
+def _find_violations(client: Client, journeys: list[Any], console: Console) -> None:
+    """The DPO's second question: what in this log breaks the register or a subject's own choices?"""
+    last = max(event.occurred_at for _, event in journeys)
+    found = findings(LocalQueries(client), as_of=last + dt.timedelta(days=60))
+    console.print("\nThe DPO asks: what processing broke the register, a consent withdrawal, an erasure, ...?\n")
+    columns = ["kind", "occurred_at", "event_type", "purpose", "actor_id", "detail"]
+    rows = [tuple(getattr(f, c) for c in columns) for f in found]
+    print_result(QueryResult(columns, [], rows), "table", "Findings (`pdtrail findings`)", console)
+
+
 def demo(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     broker = local_broker(settings)
     started_here = not broker.is_running()
@@ -55,15 +67,27 @@ def demo(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         console.print(f"[green]✓[/] ClickHouse schema applied in {settings.store_dsn}")
 
         journeys = list(simulate_company(args.subjects, seed=args.seed))
+        planted = simulate_findings(journeys)
         started = time.perf_counter()
         with AuditEmitter(settings) as emitter, console.status(f"emitting {len(journeys)} events…"):
             for _, event in journeys:
                 emitter.emit(event)
+            for plant in planted:
+                if not plant.outside_register:
+                    emitter.emit(plant.event)
             left = emitter.flush(60)
+        # A service that predates the processing register: recorded, not refused — and found below.
+        legacy_settings = settings.model_copy(update={"processing_register": RegisterSettings(mode="record")})
+        with AuditEmitter(legacy_settings) as legacy:
+            for plant in planted:
+                if plant.outside_register:
+                    legacy.emit(plant.event)
+            left += legacy.flush(60)
         emitted = time.perf_counter() - started
+        total = len(journeys) + len(planted)
         console.print(
-            f"[green]✓[/] emitted {len(journeys)} events for {args.subjects} subjects in {emitted:.1f}s "
-            f"through the SDK ({left} unconfirmed)"
+            f"[green]✓[/] emitted {total} events for {args.subjects} subjects in {emitted:.1f}s "
+            f"through the SDK ({left} unconfirmed; {len(planted)} of them planted violations)"
         )
         started = time.perf_counter()
         with console.status("consuming into ClickHouse…"):
@@ -84,6 +108,7 @@ def demo(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             "(a generated number; only its HMAC pseudonym is in Kafka and ClickHouse)\n"
         )
         print_result(lineage.who_accessed(chosen), "table", "Who accessed this subject's data", console)
+        _find_violations(client, journeys, console)
         _prove_the_log(settings, client, console)
         console.print(f"\nTry: pdtrail timeline {chosen[:8]}-{chosen[8:]}   (uses the same store and secret)")
     finally:

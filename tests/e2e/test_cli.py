@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pdtrail.config import Settings
-from pdtrail.simulate import generate_organisation_number, generate_personnummer
+from pdtrail.queries import FINDING_KINDS
+from pdtrail.simulate import PAYMENT_PROVIDER, generate_organisation_number, generate_personnummer
 from tests.conftest import SECRET, SIGNING_KEY, free_port
 
 
@@ -58,12 +59,17 @@ def _events(pnr: str, rng: random.Random) -> list[dict[str, object]]:
          "purpose": "customer_service", "data_categories": ["name", "contact_details"],
          "access_kind": "view", "resource": "customer-record"},
         {**base, "type": "personal_data.shared", "occurred_at": "2026-03-03T10:00:00Z",
-         "actor": {"type": "service", "id": "payments", "role": "payment"}, "purpose": "payment",
+         "actor": {"type": "service", "id": "payments", "role": "payment"}, "purpose": "booking.handling",
+         "data_categories": ["name", "payment_information"], "recipient_role": "processor",
+         "recipient": PAYMENT_PROVIDER.model_dump()},
+        {**base, "type": "personal_data.accessed", "occurred_at": "2026-04-10T14:00:00+02:00",
+         "actor": {"type": "employee", "id": "emp-1002", "role": "customer_service"}, "purpose": "customer_service",
+         "data_categories": ["correspondence"], "access_kind": "export", "resource": "invoice/88"},
+        # Outside the processing register: a recipient nobody registered, for a role nobody declared.
+        {**base, "type": "personal_data.shared", "occurred_at": "2026-04-11T10:00:00Z",
+         "actor": {"type": "employee", "id": "emp-1003", "role": "billing"}, "purpose": "booking.handling",
          "data_categories": ["name", "payment_information"], "recipient_role": "processor",
          "recipient": {"name": "Betala AB", "country": "SE", "organisation_number": generate_organisation_number(rng)}},
-        {**base, "type": "personal_data.accessed", "occurred_at": "2026-04-10T14:00:00+02:00",
-         "actor": {"type": "employee", "id": "emp-1002", "role": "billing"}, "purpose": "customer_service",
-         "data_categories": ["payment_information"], "access_kind": "export", "resource": "invoice/88"},
     ]  # fmt: skip
 
 
@@ -76,11 +82,12 @@ def test_emit_consume_and_ask(env: dict[str, str], tmp_path: Path) -> None:
     events_file.write_text("\n".join([*lines, json.dumps(bad), "{not json"]) + "\n")
 
     emitted = run("emit", "--file", str(events_file), env=env)
-    assert emitted.returncode == 1  # two lines rejected
+    assert emitted.returncode == 1  # three lines rejected
     out = _flat(emitted.stdout)
-    assert "emitted 3, delivered 3, failed 0, rejected 2" in out
-    assert "line 4: subject.value: not a valid personnummer" in out and "line 4: actor: Field required" in out
-    assert "line 5: not JSON" in out
+    assert "emitted 3, delivered 3, failed 0, rejected 3" in out
+    assert "line 4: recipient: 'Betala AB' is not a recipient registered for 'booking.handling'" in out
+    assert "line 5: subject.value: not a valid personnummer" in out and "line 5: actor: Field required" in out
+    assert "line 6: not JSON" in out
     assert "19000101-0000" not in emitted.stdout + emitted.stderr  # errors never echo identifiers
 
     consumed = run("consume", "--drain", env=env)
@@ -98,7 +105,7 @@ def test_emit_consume_and_ask(env: dict[str, str], tmp_path: Path) -> None:
     assert [json.loads(line)["actor_id"] for line in march.stdout.splitlines()] == ["emp-1001"]
 
     table = run("timeline", pnr, env=env)
-    assert table.returncode == 0 and "personal_data.shared" in table.stdout and "Betala AB" in table.stdout
+    assert table.returncode == 0 and "personal_data.shared" in table.stdout and "Betalväxeln AB" in table.stdout
     assert "3 rows" in table.stdout
 
     csv_out = run("timeline", pnr, "--format", "csv", env=env)
@@ -135,6 +142,9 @@ def test_demo_runs_end_to_end_and_stops_its_broker(tmp_path: Path) -> None:
     out = _flat(demo.stdout)
     assert "dead-lettered 0" in out and "Who accessed this subject's data" in out and "Kafka stopped" in out
     assert "log verified:" in out and "intact" in out
+    findings = out.split("Findings (`pdtrail findings`)")[1].split("log verified")[0]
+    assert all(kind in findings for kind in FINDING_KINDS), findings
+    assert "11 rows" in findings  # one planted per kind, two late answers
     proof = tmp_path / "home" / "demo-proof.json"
     checked = subprocess.run([sys.executable, "integrity/verify_proof.py", str(proof)], capture_output=True, text=True)
     assert checked.returncode == 0 and checked.stdout.startswith("VALID")
@@ -147,3 +157,11 @@ def test_demo_runs_end_to_end_and_stops_its_broker(tmp_path: Path) -> None:
     pnr = out.split("Try: pdtrail timeline ")[1].split()[0]
     later = run("timeline", pnr, "--format", "json", env=env)
     assert later.returncode == 0 and len(later.stdout.splitlines()) >= 6
+    found = run("findings", "--as-of", "2028-01-01", "--format", "json", env=env)
+    assert found.returncode == 1, found.stderr  # there are findings
+    rows = [json.loads(line) for line in found.stdout.splitlines()]
+    assert sorted(r["kind"] for r in rows) == sorted([*FINDING_KINDS, "late_answer"])
+    erased = next(r for r in rows if r["kind"] == "after_erasure")
+    none = run("findings", pnr, "--only", "late_answer", env=env)
+    assert none.returncode == 0 and "0 rows" in none.stdout
+    assert erased["subject_key"] not in found.stderr

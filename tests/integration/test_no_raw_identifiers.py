@@ -30,7 +30,7 @@ def test_raw_identifiers_never_leave_the_sdk(pipeline: Settings) -> None:
             emitter.emit(
                 PersonalDataAccessed(
                     subject=subject,
-                    actor=Actor(type="employee", id="emp-7", role="support"),
+                    actor=Actor(type="employee", id="emp-7", role="customer_service"),
                     purpose="customer_service",
                     legal_basis="contract",
                     data_categories=("name",),

@@ -224,7 +224,7 @@ GHOST_ROLE = '\n[roles.ghost]\npurposes = ["haunting"]\ncategories = ["name"]\n'
         ('version = "2026.1"', 'version = ""', "version", "at least 1"),
         ("[controller]", "[purposes.x]\n[controller]", "purposes.x.description", "Field required"),
         ('"5598527041"', '"5598527042"', "recipients.cleaning_operator.organisation_number", "check"),
-        ('retention = "1 years"', 'retention = "a while"', "purposes.contact.offering.retention", "years"),
+        ('retention = "1 year"', 'retention = "a while"', "purposes.contact.offering.retention", "years"),
         (BOOKING_CATEGORIES, BOOKING_CATEGORIES.replace("name", "nmae"), "purposes.contact", "nmae not declared"),
         ('legal_bases = ["contract"]', 'legal_bases = ["public_interest"]', "purposes.booking", "Input should be"),
         ("[controller]", GHOST_ROLE + "[controller]", "roles.ghost.purposes", "haunting not declared"),
