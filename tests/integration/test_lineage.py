@@ -91,7 +91,7 @@ def store(kafka_broker: object, store_dir: Path, tmp_path_factory: pytest.TempPa
     apply_migrations(client)
     journeys = list(simulate_company(40, seed=23))
     # Violations the findings catch, planted on some subjects (those the register itself would refuse are left out).
-    planted = [p for p in simulate_findings(journeys) if p.kind and not p.outside_register]
+    planted = [p for p in simulate_findings(journeys) if not p.outside_register]  # kind "": its history
     journeys += [(p.subject, p.event) for p in planted]
     with AuditEmitter(settings) as emitter:
         for _, event in journeys:
@@ -310,7 +310,7 @@ def test_complaint_response_lists_the_subjects_findings(store: Store) -> None:
     report = complaint_report(store.lineage, pnr, reference="IMY-2026-7")
     found = {(f["kind"], f["event_id"]) for f in report["findings"]["items"]}
     assert report["findings"]["available"] and ("after_erasure", str(plant.event.event_id)) in found
-    others = {str(p.event.event_id) for p in store.planted if p.subject != plant.subject}
+    others = {str(p.event.event_id) for p in store.planted if p.kind and p.subject != plant.subject}
     assert not others & {event_id for _, event_id in found}  # only this subject's findings
     flat = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(report, "sv"))).pages).split())
     assert "Iakttagelser" in flat and FINDING_KINDS["after_erasure"] in flat
