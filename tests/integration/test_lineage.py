@@ -314,3 +314,27 @@ def test_complaint_response_lists_the_subjects_findings(store: Store) -> None:
     assert not others & {event_id for _, event_id in found}  # only this subject's findings
     flat = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(report, "sv"))).pages).split())
     assert "Iakttagelser" in flat and FINDING_KINDS["after_erasure"] in flat
+
+
+def test_reports_through_the_store_owner_equal_the_local_ones(store: Store) -> None:
+    """When `pdtrail serve` owns the store, every lineage query travels as JSON: the answers must not change."""
+    from pdtrail.queries import RemoteQueries
+    from pdtrail.store import QueryServer
+
+    server = QueryServer(store.lineage.backend, "owner-token").start()
+    try:
+        remote = SubjectLineage(RemoteQueries(server.url, "owner-token"), store.lineage.pseudonymiser)
+        rules = RetentionRules.from_register()
+        here = access_report(store.lineage, store.subject, rules=rules)
+        there = access_report(remote, store.subject, rules=rules)
+        for section in ("purposes", "recipients", "retention", "sources", "credit_checks", "consent", "events",
+                        "lineage"):  # fmt: skip
+            assert there[section] == here[section], section
+        plant = next(p for p in store.planted if p.kind == "after_erasure")
+        remote_complaint = complaint_report(remote, plant.subject.personnummer)
+        local_complaint = complaint_report(store.lineage, plant.subject.personnummer)
+        assert remote_complaint["findings"] == local_complaint["findings"]
+        owner_view = actor_activity(remote.backend, "payments").as_dicts()
+        assert owner_view == actor_activity(store.lineage.backend, "payments").as_dicts()
+    finally:
+        server.stop()
