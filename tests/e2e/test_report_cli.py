@@ -25,7 +25,7 @@ from pdtrail.schemas import (
     PublicRegisterLookup,
 )
 from pdtrail.simulate import generate_personnummer, simulate_company
-from tests.conftest import SECRET, SIGNING_KEY
+from tests.conftest import SECRET, SIGNING_KEY, free_port
 from tests.e2e.test_cli import _flat, run
 
 
@@ -168,5 +168,9 @@ def test_bad_input_is_answered_clearly(env: dict[str, str], tmp_path: Path) -> N
     nobody = run("report", "access", pnr, "--out", str(tmp_path / "nobody.pdf"), env=env)
     assert nobody.returncode == 0, nobody.stderr  # an unknown subject: an empty report, not an error
     assert "None recorded." in _pdf_text(tmp_path / "nobody.pdf")
+    no_broker = {**env, "PDTRAIL_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+    unrecorded = run("shared-with", pnr, env=no_broker)
+    assert unrecorded.returncode == 0  # the answer is given, and the DPO told plainly it left no trace
+    assert "warning: the lookup was not recorded in the audit log" in _flat(unrecorded.stderr)
     no_actor = run("actor-activity", " ", env=env)
     assert no_actor.returncode == 2 and "actor_id: must be 1 to 200 characters" in _flat(no_actor.stderr)
