@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from pdtrail.queries._report_picture import lineage_drawing
-from pdtrail.queries._report_text import LANGS, column, text, value
+from pdtrail.queries._report_text import LANGS, column, finding_kind, text, value
 from pdtrail.queries.exceptions import InvalidQueryParameterError
 
 _STYLES = getSampleStyleSheet()
@@ -66,6 +66,16 @@ def _detail(row: dict[str, Any]) -> str:
 
 
 _COMPUTED = {"status", "state"}  # columns the report computes, in the report's language
+
+
+def _shown(key: str, show: Callable[[dict[str, Any]], str], row: dict[str, Any], lang: str) -> str:
+    if key in _COMPUTED:
+        return value(show(row), lang)
+    if key == "kind" and "detail" in row and "event_id" in row:  # a finding: its kind in words
+        return finding_kind(row, lang)
+    return show(row)
+
+
 Cell = Callable[[dict[str, Any]], str]
 
 
@@ -74,10 +84,7 @@ def _table(rows: Sequence[dict[str, Any]], spec: Sequence[tuple[str, Cell, float
     if not rows:
         return Paragraph(escape(text("none", lang)), _BODY)
     head = [Paragraph(escape(column(key, lang)), _HEAD) for key, _, _ in spec]
-    body = [
-        [Paragraph(escape(value(show(row), lang) if key in _COMPUTED else show(row)), _CELL) for key, show, _ in spec]
-        for row in rows
-    ]
+    body = [[Paragraph(escape(_shown(key, show, row, lang)), _CELL) for key, show, _ in spec] for row in rows]
     table = Table([head, *body], colWidths=[_WIDTH * share for _, _, share in spec], repeatRows=1)
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
@@ -125,7 +132,7 @@ _SECTIONS: dict[str, list[tuple[str, Cell, float]]] = {
                ("purpose", _get("purpose"), 0.15), ("legal_basis", _get("legal_basis"), 0.12),
                ("data_categories", _get("data_categories"), 0.19), ("detail", _detail, 0.23)],
     "findings": [("occurred_at", _at("occurred_at"), 0.13),
-                 ("kind", lambda r: r.get("description") or r["kind"], 0.25),
+                 ("kind", _get("kind"), 0.25),
                  ("purpose", _get("purpose"), 0.15), ("actor", _get("actor_id"), 0.12),
                  ("detail", _get("detail"), 0.35)],
 }  # fmt: skip

@@ -111,6 +111,27 @@ VALUES: dict[str, dict[str, str]] = {
 }
 
 
+# Finding kinds in Swedish (the English descriptions come with the findings themselves).
+FINDINGS_SV: dict[str, str] = {
+    "consent_withdrawn": "behandling med stöd av samtycke efter att samtycket återkallats",
+    "after_erasure": "behandling av raderade uppgifter efter raderingen",
+    "during_restriction": "behandling medan behandlingen var begränsad",
+    "purpose_not_registered": "ett ändamål som registret inte anger",
+    "unregistered_recipient": "utlämnande till en mottagare som inte är registrerad för ändamålet",
+    "basis_not_allowed": "en rättslig grund som registret inte tillåter för ändamålet",
+    "category_not_declared": "en kategori av personuppgifter som inte anges för ändamålet",
+    "role_not_allowed": "åtkomst av en roll som registret inte tillåter",
+    "after_retention": "uppgifter som behandlas efter lagringstidens slut",
+    "late_answer": "en begäran som inte besvarats inom en månad (artikel 12.3 GDPR)",
+}
+
+
+def finding_kind(row: dict[str, str], lang: str) -> str:
+    if lang == "sv" and row.get("kind") in FINDINGS_SV:
+        return FINDINGS_SV[row["kind"]]
+    return row.get("description") or row.get("kind", "")
+
+
 def value(word: str, lang: str) -> str:
     return VALUES.get(word, {}).get(lang, word)
 

@@ -313,7 +313,9 @@ def test_complaint_response_lists_the_subjects_findings(store: Store) -> None:
     others = {str(p.event.event_id) for p in store.planted if p.kind and p.subject != plant.subject}
     assert not others & {event_id for _, event_id in found}  # only this subject's findings
     flat = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(report, "sv"))).pages).split())
-    assert "Iakttagelser" in flat and FINDING_KINDS["after_erasure"] in flat
+    assert "Iakttagelser" in flat and "behandling av raderade uppgifter efter raderingen" in flat
+    english = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(report))).pages).split())
+    assert FINDING_KINDS["after_erasure"] in english
 
 
 def test_reports_through_the_store_owner_equal_the_local_ones(store: Store) -> None:

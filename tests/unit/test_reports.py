@@ -168,3 +168,10 @@ def test_record_lookup_refuses_bad_purpose_and_actor_before_sending(isolated_env
     with pytest.raises(InvalidQueryParameterError) as caught:
         record_lookup(settings, "someone@example.org", "dpo.access_request", "19620117-6176")
     assert caught.value.parameter == "actor_id" and "example.org" not in str(caught.value)
+
+
+def test_every_finding_kind_has_swedish_words() -> None:
+    from pdtrail.queries import FINDING_KINDS
+    from pdtrail.queries._report_text import FINDINGS_SV
+
+    assert set(FINDINGS_SV) == set(FINDING_KINDS)
