@@ -19,7 +19,7 @@ from pdtrail.desk._auth import TokenStore
 from pdtrail.desk._service import Desk
 from pdtrail.desk.exceptions import DeskError
 from pdtrail.errors import PdtrailError, RetryableError
-from pdtrail.queries import QueryBackend
+from pdtrail.queries import LookupNotRecordedError, QueryBackend
 
 logger = logging.getLogger("pdtrail.desk")
 HERE = Path(__file__).parent
@@ -91,7 +91,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PdtrailError)
     async def pdtrail_error(request: Request, exc: PdtrailError) -> Response:
         logger.warning("desk: %s", exc)
-        status = 503 if type(exc).__name__ == "LookupNotRecordedError" else 400
+        status = 503 if isinstance(exc, LookupNotRecordedError) else 400
         return _error(request, DeskError(status, "unavailable" if status == 503 else "bad_request", str(exc)))
 
     @app.exception_handler(Exception)

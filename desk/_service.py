@@ -158,7 +158,7 @@ class Desk:
     def close(self) -> None:
         with self._emitter_lock:
             if self._emitter is not None:
-                self._emitter.close()
+                self._emitter.close(timeout=5.0)
                 self._emitter = None
 
     # -- answers ----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pdtrail.queries import LocalQueries, SubjectLineage
 from pdtrail.schemas import PersonalDataAccessed
 from pdtrail.simulate import generate_personnummer, simulate_company, simulate_findings
 from pdtrail.store import connect
-from tests.conftest import SECRET, SIGNING_KEY
+from tests.conftest import SECRET, SIGNING_KEY, free_port
 
 
 @dataclass
@@ -84,8 +84,10 @@ def desk(kafka_broker: Any, store_dir: Path, tmp_path_factory: pytest.TempPathFa
     apply_migrations(client)
     journeys = list(simulate_company(40, seed=23))
     # Violations the findings catch, on subjects of their own (those the register itself refuses left out).
-    planted = [p for p in simulate_findings(journeys) if p.kind and not p.outside_register]
+    # (kind "" is a planted subject's own history that makes the violation one.)
+    planted = [p for p in simulate_findings(journeys) if not p.outside_register]
     journeys += [(p.subject, p.event) for p in planted]
+    planted = [p for p in planted if p.kind]
     with AuditEmitter(settings) as emitter:
         for _, event in journeys:
             emitter.emit(event)
@@ -281,3 +283,21 @@ def test_pdtrail_desk_without_tokens_says_how_to_make_one(tmp_path: Path) -> Non
     )
     assert done.returncode == 2
     assert "pdtrail desk --new-token" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_lookup_kafka_does_not_confirm_is_not_answered(desk: Desk) -> None:
+    # A real client against a port where no broker listens: the meta-audit event cannot be delivered.
+    unreachable = desk.settings.model_copy(
+        update={
+            "kafka": desk.settings.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{free_port()}"}),
+            "desk": desk.settings.desk.model_copy(update={"confirm_lookups_s": 1.0}),
+        }
+    )
+    backend = LocalQueries(connect(unreachable, create_database=False))
+    with TestClient(create_app(unreachable, backend)) as http:
+        headers = desk.headers()
+        ref = http.post("/api/v1/subjects", json={"identifier": desk.subject}, headers=headers).json()["subject"]
+        answer = http.get(f"/api/v1/subjects/{ref}/timeline", headers=headers)
+    assert answer.status_code == 503
+    assert "not confirmed by Kafka" in answer.json()["error"]["message"]
+    assert "items" not in answer.json()
