@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from pdtrail.queries._report_picture import lineage_drawing
-from pdtrail.queries._report_text import LANGS, column, finding_kind, text, value
+from pdtrail.queries._report_text import GRAPH_SV, LANGS, column, finding_kind, text, value
 from pdtrail.queries.exceptions import InvalidQueryParameterError
 
 _STYLES = getSampleStyleSheet()
@@ -154,7 +154,7 @@ def _section(name: str, report: dict[str, Any], lang: str) -> list[Flowable]:
         body: Flowable = Paragraph(escape(", ".join(report["categories"]) or text("none", lang)), _BODY)
     elif name == "lineage":
         headings = tuple(text("picture_headings", lang).split("|"))
-        drawing = lineage_drawing(report["lineage"], headings)
+        drawing = lineage_drawing(report["lineage"], headings, GRAPH_SV if lang == "sv" else None)
         scale = min(1.0, _WIDTH / drawing.width)
         scaled = Drawing(drawing.width * scale, drawing.height * scale)
         scaled.add(drawing)

@@ -5,6 +5,7 @@ One drawing serves both outputs: embedded as vector graphics in the PDF, and as 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reportlab.graphics import renderSVG
@@ -23,9 +24,11 @@ def _fit(text: str, size: float, width: float) -> str:
     return text if len(text) <= room else text[: room - 1] + "…"
 
 
-def lineage_drawing(graph: dict[str, Any], headings: tuple[str, str, str] = ("Sources", "Purposes", "Recipients")
-                    ) -> Drawing:  # fmt: skip
-    """A drawing of ``graph`` (LineageGraph.as_dict()): one box per node, an arrow per edge."""
+def lineage_drawing(graph: dict[str, Any], headings: tuple[str, str, str] = ("Sources", "Purposes", "Recipients"),
+                    words: Mapping[str, str] | None = None) -> Drawing:  # fmt: skip
+    """A drawing of ``graph`` (LineageGraph.as_dict()): one box per node, an arrow per edge. ``words``
+    translates the labels the graph itself makes (e.g. "the data subject"); the log's own are kept."""
+    say = (lambda t: words.get(t, t)) if words else (lambda t: t)
     columns: dict[str, list[dict[str, Any]]] = {"source": [], "purpose": [], "recipient": []}
     for node in graph["nodes"]:
         columns[node["kind"]].append(node)
@@ -42,9 +45,11 @@ def lineage_drawing(graph: dict[str, Any], headings: tuple[str, str, str] = ("So
             y = height - _TOP - offset - (i + 1) * (_BOX_H + _GAP) + _GAP
             drawing.add(Rect(x, y, _BOX_W, _BOX_H, rx=4, ry=4, fillColor=colors.HexColor(_FILL[kind]),
                              strokeColor=colors.HexColor("#555555"), strokeWidth=0.6))  # fmt: skip
-            drawing.add(String(x + 5, y + 15, _fit(node["label"], 8, _BOX_W - 10), fontName="Helvetica", fontSize=8))
+            drawing.add(
+                String(x + 5, y + 15, _fit(say(node["label"]), 8, _BOX_W - 10), fontName="Helvetica", fontSize=8)
+            )
             if node.get("detail"):
-                drawing.add(String(x + 5, y + 5, _fit(node["detail"], 6, _BOX_W - 10), fontName="Helvetica",
+                drawing.add(String(x + 5, y + 5, _fit(say(node["detail"]), 6, _BOX_W - 10), fontName="Helvetica",
                                    fontSize=6, fillColor=colors.HexColor("#555555")))  # fmt: skip
             where[node["id"]] = (x, y + _BOX_H / 2)
     for edge in graph["edges"]:

@@ -111,6 +111,16 @@ VALUES: dict[str, dict[str, str]] = {
 }
 
 
+# The labels the lineage graph makes itself (organisations, purposes and categories are the log's own).
+GRAPH_SV: dict[str, str] = {
+    "the data subject": "den registrerade",
+    "use of the service": "användning av tjänsten",
+    "a lead from a third party": "tips från tredje part",
+    "a public register": "ett offentligt register",
+    "a credit bureau": "ett kreditupplysningsföretag",
+    "credit bureau": "kreditupplysningsföretag",
+}
+
 # Finding kinds in Swedish (the English descriptions come with the findings themselves).
 FINDINGS_SV: dict[str, str] = {
     "consent_withdrawn": "behandling med stöd av samtycke efter att samtycket återkallats",

@@ -126,6 +126,7 @@ def test_access_report_pdf_has_the_headings_and_the_recipients(lang: str, headin
     for heading in headings:
         assert heading in text
     assert "Betalväxeln AB" in text and "19620117-6176" in text and "payment" in text
+    assert ("den registrerade" in text) == (lang == "sv")  # the graph's own label, translated
 
 
 def test_complaint_pdf_says_when_findings_and_integrity_are_not_available() -> None:
