@@ -6,6 +6,7 @@ compares with the lineage queries asked directly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -283,6 +284,18 @@ def test_pdtrail_desk_without_tokens_says_how_to_make_one(tmp_path: Path) -> Non
     )
     assert done.returncode == 2
     assert "pdtrail desk --new-token" in done.stderr and "Traceback" not in done.stderr
+
+    made = subprocess.run(
+        [sys.executable, "-m", "pdtrail", "desk", "--new-token", "dpo:dpo-anna"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0
+    token = made.stdout.split("it is shown once): ")[1].split()[0]
+    entry = json.loads(made.stdout.strip().splitlines()[-1])
+    assert entry["identity"] == "dpo-anna" and entry["role"] == "dpo"
+    assert entry["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
 
 
 def test_a_lookup_kafka_does_not_confirm_is_not_answered(desk: Desk) -> None:
