@@ -314,3 +314,25 @@ def test_a_lookup_kafka_does_not_confirm_is_not_answered(desk: Desk) -> None:
     assert answer.status_code == 503
     assert "not confirmed by Kafka" in answer.json()["error"]["message"]
     assert "items" not in answer.json()
+
+
+def test_through_the_store_owner_the_answers_are_the_same(desk: Desk) -> None:
+    """When `pdtrail serve` owns the store, the desk asks it over HTTP (RemoteQueries)."""
+    from pdtrail.queries import RemoteQueries
+    from pdtrail.store import QueryServer
+
+    owner = QueryServer(LocalQueries(connect(desk.settings, create_database=False)), "owner-token").start()
+    try:
+        with TestClient(create_app(desk.settings, RemoteQueries(owner.url, "owner-token"))) as remote:
+            headers = desk.headers()
+            planted = desk.planted[0].subject.personnummer
+            answers = []
+            for http in (desk.client, remote):
+                ref = http.post("/api/v1/subjects", json={"identifier": planted}, headers=headers).json()["subject"]
+                timeline = http.get(f"/api/v1/subjects/{ref}/timeline", headers=headers).json()
+                found = http.get(f"/api/v1/subjects/{ref}/findings", headers=headers).json()
+                answers.append((timeline["items"], sorted(f["event_id"] for f in found["items"])))
+    finally:
+        owner.stop()
+    assert answers[0] == answers[1]
+    assert answers[0][0] and answers[0][1]
