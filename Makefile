@@ -21,7 +21,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy pdtrail producers consumers schemas queries infra integrity
+	$(BIN)/mypy pdtrail producers consumers schemas queries infra integrity desk
 	$(BIN)/python -m pdtrail schemas check
 
 bench: setup

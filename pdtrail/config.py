@@ -167,6 +167,29 @@ class ServeSettings(_Section):
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port; the owner file records it.")
 
 
+class DeskToken(_Section):
+    """One token of the DPO's desk: the identity it stands for (the meta-audit actor), its role, and
+    the SHA-256 of the token (hex) — the token itself is never stored."""
+
+    identity: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$", max_length=64)
+    role: str = Field(pattern=r"^(dpo|auditor|read_only)$")
+    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class DeskSettings(_Section):
+    """The DPO's desk (``pdtrail desk``): HTTP API and web UI. Tokens come from ``tokens`` (a JSON list
+    in ``PDTRAIL_DESK__TOKENS``) and/or ``tokens_file`` (JSON list of the same entries)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8470, ge=0, le=65535)
+    tokens: list[DeskToken] = Field(default_factory=list)
+    tokens_file: Path | None = None
+    max_page_size: int = Field(1000, ge=1, le=100_000, description="Largest `limit` a request may ask for.")
+    confirm_lookups_s: float = Field(
+        5.0, ge=0, description="How long a lookup waits for Kafka to confirm its meta-audit event (0: no wait)."
+    )
+
+
 class Settings(BaseSettings):
     """All of pdtrail's configuration. See the README for every variable."""
 
@@ -181,6 +204,7 @@ class Settings(BaseSettings):
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
 
     @property
     def store_dsn(self) -> str:
@@ -213,7 +237,8 @@ def _unparsable_variable(prefix: str) -> str:
     """The variable under ``prefix`` whose value pydantic-settings could not parse as JSON."""
     for variable, value in os.environ.items():
         # Only the mapping-valued settings are parsed as JSON.
-        if variable.startswith(prefix + "__") and variable.endswith(("__PRODUCER", "__CONSUMER", "__PREVIOUS_SECRETS")):
+        parsed_as_json = ("__PRODUCER", "__CONSUMER", "__PREVIOUS_SECRETS", "__TOKENS")
+        if variable.startswith(prefix + "__") and variable.endswith(parsed_as_json):
             try:
                 json.loads(value)
             except ValueError:

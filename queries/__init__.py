@@ -2,13 +2,20 @@
 
     lineage = SubjectLineage(backend, pseudonymiser)
     lineage.who_accessed("19811218-9876", since=datetime(2026, 1, 1, tzinfo=UTC))
+    lineage.shared_with(...), .sources(...), .credit_checks(...), .consent_state(..., at=...),
+    .retention_status(...), .lineage_graph(...);  actor_activity(backend, "emp-1042", since, until)
 
 ``backend`` is :class:`LocalQueries` over a clickhouse-connect client, or :class:`RemoteQueries`
-when another process owns the embedded store; ``pdtrail.store.open_query_backend`` picks.
+when another process owns the embedded store; ``pdtrail.store.open_query_backend`` picks. The
+reports (access report, complaint response, PDF, lineage picture) are in :mod:`pdtrail.queries.reports`;
+every lookup a DPO makes is recorded with :func:`record_lookup`.
 """
 
 from pdtrail.queries._findings import FINDING_KINDS, Finding, findings
-from pdtrail.queries._lineage import SubjectLineage
+from pdtrail.queries._graph import Edge, LineageGraph, Node
+from pdtrail.queries._lineage import MAX_OFFSET, MAX_ROWS, SubjectLineage, actor_activity
+from pdtrail.queries._meta_audit import ACCESS_REQUEST, COMPLAINT_HANDLING, DPO_PURPOSES, record_lookup
+from pdtrail.queries._retention import RetentionRules
 from pdtrail.queries._runner import (
     LocalQueries,
     QueryBackend,
@@ -18,21 +25,38 @@ from pdtrail.queries._runner import (
     query_names,
     to_json_value,
 )
-from pdtrail.queries.exceptions import InvalidQueryParameterError, QueryError, StoreUnavailableError
+from pdtrail.queries.exceptions import (
+    InvalidQueryParameterError,
+    LookupNotRecordedError,
+    QueryError,
+    StoreUnavailableError,
+)
 
 __all__ = [
+    "ACCESS_REQUEST",
+    "COMPLAINT_HANDLING",
+    "DPO_PURPOSES",
     "FINDING_KINDS",
+    "MAX_OFFSET",
+    "MAX_ROWS",
+    "Edge",
     "Finding",
     "InvalidQueryParameterError",
+    "LineageGraph",
     "LocalQueries",
+    "LookupNotRecordedError",
+    "Node",
     "QueryBackend",
     "QueryError",
     "QueryResult",
     "RemoteQueries",
+    "RetentionRules",
     "StoreUnavailableError",
     "SubjectLineage",
+    "actor_activity",
     "findings",
     "load_sql",
     "query_names",
+    "record_lookup",
     "to_json_value",
 ]

@@ -99,6 +99,8 @@ def to_json_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, bytes):  # FixedString (the subject key, hex) comes back from chDB as bytes
+        return value.decode("utf-8", "replace")
     if isinstance(value, tuple | list):
         return [to_json_value(v) for v in value]
     return value

@@ -20,3 +20,7 @@ class InvalidQueryParameterError(QueryError, ValueError):
 
 class StoreUnavailableError(RetryableError, QueryError):
     """The store (or the process that owns it) did not answer."""
+
+
+class LookupNotRecordedError(QueryError):
+    """A DPO's lookup could not be recorded in the audit log (the meta-audit event was not delivered)."""

@@ -21,20 +21,41 @@ configuration: PDTRAIL_* environment variables or pdtrail.toml (see the README),
 """
 
 
-def _lineage_args(parser: argparse.ArgumentParser) -> None:
+def _lineage_args(
+    parser: argparse.ArgumentParser, *, at: bool = False, paged: bool = True, document: bool = False
+) -> None:
     from pdtrail._cli._output import FORMATS
     from pdtrail._cli._query_cmds import parse_moment
+    from pdtrail.queries import DPO_PURPOSES
 
     parser.add_argument("identifier", help="personnummer/samordningsnummer (any form), e-mail or customer id")
     parser.add_argument("--kind", choices=["personnummer", "email", "customer_id"], help="default: guessed")
-    parser.add_argument("--since", type=parse_moment, help="from this date/time, inclusive (UTC)")
-    parser.add_argument("--until", type=parse_moment, help="up to this date/time, exclusive (UTC)")
-    parser.add_argument("--limit", type=int, default=10_000, help="at most this many rows (default 10000)")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="table (default), json lines, csv")
+    if at:
+        parser.add_argument("--at", type=parse_moment, help="as it stood at this date/time (default: now, UTC)")
+    else:
+        parser.add_argument("--since", type=parse_moment, help="from this date/time, inclusive (UTC)")
+        parser.add_argument("--until", type=parse_moment, help="up to this date/time, exclusive (UTC)")
+    if paged:
+        parser.add_argument("--limit", type=int, default=10_000, help="at most this many rows (default 10000)")
+        parser.add_argument("--offset", type=int, default=0, help="skip this many rows first (paging)")
+    if not document:  # a report's format is its file's, its purpose is the report's
+        parser.add_argument("--format", choices=FORMATS, default="table", help="table (default), json lines, csv")
+    # Meta-audit: the lookup itself is recorded as an access by this actor, for this purpose.
+    parser.add_argument("--as", dest="actor", default="dpo", help="the DPO's actor id, recorded with the lookup")
+    if not document:
+        parser.add_argument("--purpose", choices=DPO_PURPOSES, default=DPO_PURPOSES[0], help="recorded with the lookup")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pdtrail._cli import _demo, _findings_cmds, _infra_cmds, _ingest_cmds, _integrity_cmds, _query_cmds
+    from pdtrail._cli import (
+        _demo,
+        _findings_cmds,
+        _infra_cmds,
+        _ingest_cmds,
+        _integrity_cmds,
+        _query_cmds,
+        _report_cmds,
+    )
     from pdtrail._cli._query_cmds import parse_moment
 
     parser = argparse.ArgumentParser(
@@ -69,8 +90,39 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("who-accessed", "Who accessed a data subject's data: actor, role, purpose, legal basis, categories, when."),
         ("timeline", "Every processing event for a data subject, oldest first."),
+        ("shared-with", "What was shared with whom: recipient, role, country, categories, legal basis, when."),
+        ("sources", "Where a data subject's data came from, with dates."),
+        ("credit-checks", "Credit checks on a data subject: bureau, reference, decision, legal basis."),
     ):
         _lineage_args(add(name, _query_cmds.lineage, text))
+    _lineage_args(add("consent", _query_cmds.lineage, "Consent per purpose at a date: given or withdrawn."), at=True)
+    _lineage_args(
+        add("retention-status", _query_cmds.lineage, "Retention per purpose and category against the register."),
+        at=True,
+    )
+    graph = add("lineage", _query_cmds.graph, "A subject's data flows: sources -> purposes -> recipients.")
+    _lineage_args(graph, paged=False)
+    graph.add_argument("--svg", help="also write the picture to this .svg file")
+    activity = add("actor-activity", _query_cmds.actor, "Every subject an employee or service touched in a period.")
+    activity.add_argument("actor_id", help="the actor's id as recorded, e.g. emp-1042 or a service name")
+    activity.add_argument("--since", type=parse_moment, help="from this date/time, inclusive (UTC)")
+    activity.add_argument("--until", type=parse_moment, help="up to this date/time, exclusive (UTC)")
+    activity.add_argument("--limit", type=int, default=10_000, help="at most this many subjects (default 10000)")
+    activity.add_argument("--offset", type=int, default=0, help="skip this many subjects first (paging)")
+    activity.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    report = add("report", _report_cmds.report, "Write the access report (Art. 15) or a complaint response.")
+    report.add_argument("which", choices=["access", "complaint"], help="access: for the subject; complaint: for IMY")
+    _lineage_args(report, paged=False, document=True)
+    report.add_argument("--out", required=True, help="file.pdf (the document) or file.json (machine-readable)")
+    report.add_argument("--lang", choices=["en", "sv"], default="en", help="headings in English or Swedish")
+    report.add_argument("--reference", default="", help="the authority's case number, shown on a complaint response")
+    report.add_argument("--no-verify", action="store_true", help="complaint: give the verify commands, do not run them")
+
+    from pdtrail._cli import _desk_cmd
+
+    desk = add("desk", _desk_cmd.desk, "Serve the DPO's desk: HTTP API and web UI on 127.0.0.1.")
+    desk.add_argument("--port", type=int, help="default: desk.port (8470)")
+    desk.add_argument("--new-token", metavar="ROLE:IDENTITY", help="make a token (role dpo|auditor|read_only)")
 
     from pdtrail.queries import FINDING_KINDS
 

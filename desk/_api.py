@@ -1,0 +1,152 @@
+"""The HTTP API, under /api/v1. Bearer tokens; errors are ``{"error": {"code", "message", "field"}}``.
+
+A subject is looked up once (``POST /subjects`` with the identifier in the body) and then read by
+its opaque reference, so identifiers never appear in URLs, links or access logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from pdtrail.desk._auth import Principal
+from pdtrail.desk._cases import check_reference
+from pdtrail.desk._service import Desk, Page, plain
+from pdtrail.desk.exceptions import unauthorised
+
+router = APIRouter()
+
+
+def desk_of(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
+
+
+def api_principal(request: Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise unauthorised("missing bearer token (Authorization: Bearer <token>)")
+    scheme, _, token = header.partition(" ")
+    principal = request.app.state.tokens.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+    if principal is None:
+        raise unauthorised("the bearer token is not valid")
+    return principal
+
+
+Who = Annotated[Principal, Depends(api_principal)]
+TheDesk = Annotated[Desk, Depends(desk_of)]
+Since = Annotated[dt.datetime | None, Query(description="from this time, inclusive (UTC unless zoned)")]
+Until = Annotated[dt.datetime | None, Query(description="up to this time, exclusive")]
+Limit = Annotated[int | None, Query(description="rows per page (default 100, at most desk.max_page_size)")]
+Offset = Annotated[int | None, Query(description="rows to skip")]
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+class Lookup(BaseModel):
+    identifier: str = Field(description="personnummer/samordningsnummer (any form), e-mail or customer id")
+    kind: Literal["personnummer", "email", "customer_id"] | None = Field(None, description="default: guessed")
+    purpose: Literal["complaint_handling", "access_request"] = Field(
+        "complaint_handling", description="why the DPO looks: recorded with every lookup in this case"
+    )
+
+
+def _paged(request: Request, page: Page) -> JSONResponse:
+    following = None
+    if page.has_more:
+        following = str(request.url.include_query_params(limit=page.limit, offset=page.offset + page.limit))
+    # The rows are JSON values already: a JSONResponse skips FastAPI's per-value re-encoding of long pages.
+    return JSONResponse({"items": page.rows, "limit": page.limit, "offset": page.offset, "next": following})
+
+
+@router.post("/subjects", status_code=201, summary="Look a subject up; returns the reference to read it by")
+def open_subject(body: Lookup, request: Request, who: Who, desk: TheDesk) -> dict[str, Any]:
+    case = desk.open_case(who, body.identifier, body.kind, body.purpose)
+    base = str(request.url_for("subject_view", reference=case.reference, view="timeline")).rsplit("/", 1)[0]
+    views = ["timeline", "who_accessed", "shared_with", "sources", "credit_checks", "purposes"]
+    links = {v: f"{base}/{v}" for v in views}
+    links |= {v: f"{base}/{v}" for v in ("consent_state", "retention_status", "lineage", "findings")}
+    links |= {"access_report": f"{base}/reports/access", "complaint_report": f"{base}/reports/complaint"}
+    return {"subject": case.reference, "purpose": case.purpose, "links": links}
+
+
+@router.get("/subjects/{reference}/consent_state", summary="Consent per purpose at a date (default now)")
+def consent_state(reference: str, who: Who, desk: TheDesk, at: dt.datetime | None = None) -> dict[str, Any]:
+    case = desk.case(who, check_reference(reference))
+    return {"items": desk.state_at(who, case, "consent_state", _utc(at))}
+
+
+@router.get("/subjects/{reference}/retention_status", summary="Retention per purpose and category")
+def retention_status(reference: str, who: Who, desk: TheDesk, at: dt.datetime | None = None) -> dict[str, Any]:
+    case = desk.case(who, check_reference(reference))
+    return {"items": desk.state_at(who, case, "retention_status", _utc(at))}
+
+
+@router.get("/subjects/{reference}/lineage", summary="Sources → purposes → recipients (JSON)")
+def lineage(reference: str, who: Who, desk: TheDesk, since: Since = None, until: Until = None) -> dict[str, Any]:
+    case = desk.case(who, check_reference(reference))
+    graph = desk.graph(who, case, _utc(since), _utc(until))
+    return plain(graph.as_dict() if hasattr(graph, "as_dict") else graph)
+
+
+@router.get("/subjects/{reference}/lineage.picture", summary="The lineage graph as a picture (PNG or SVG)")
+def lineage_picture(reference: str, who: Who, desk: TheDesk, since: Since = None, until: Until = None) -> Response:
+    case = desk.case(who, check_reference(reference))
+    image, media_type = desk.picture(desk.graph(who, case, _utc(since), _utc(until)))
+    return Response(image, media_type=media_type)
+
+
+@router.get("/subjects/{reference}/findings", summary="Findings about this subject (auditor, dpo)")
+def findings(reference: str, who: Who, desk: TheDesk, since: Since = None, until: Until = None) -> dict[str, Any]:
+    case = desk.case(who, check_reference(reference))
+    return {"items": desk.findings(who, case, _utc(since), _utc(until))}
+
+
+@router.get("/subjects/{reference}/reports/{kind}", summary="Access report (Art. 15) or complaint response (dpo)")
+def report(
+    reference: str, kind: Literal["access", "complaint"], who: Who, desk: TheDesk, since: Since = None,
+    until: Until = None, format: Literal["json", "pdf"] = "json", lang: Literal["en", "sv"] = "en",
+    case_reference: Annotated[str, Query(description="the authority's case number, for a complaint")] = "",
+    verify: Annotated[bool, Query(description="complaint: verify the period's signed checkpoints here")] = True,
+) -> Response:  # fmt: skip
+    case = desk.case(who, check_reference(reference))
+    data = desk.report(who, case, kind, _utc(since), _utc(until), case_reference, verify=verify)
+    if format == "json":
+        return JSONResponse(plain(data))
+    name = f"{kind}-report-{dt.datetime.now(dt.UTC):%Y%m%d}.pdf"
+    return Response(
+        desk.pdf(data, lang),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/subjects/{reference}/{view}", name="subject_view", summary="A paged view of the subject")
+def subject_view(
+    reference: str, view: Literal["timeline", "who_accessed", "shared_with", "sources", "credit_checks", "purposes"],
+    request: Request, who: Who, desk: TheDesk, since: Since = None, until: Until = None, limit: Limit = None,
+    offset: Offset = None,
+) -> JSONResponse:  # fmt: skip
+    case = desk.case(who, check_reference(reference))
+    lim, off = desk.check_page(limit, offset)
+    return _paged(request, desk.page(who, case, view, _utc(since), _utc(until), lim, off))
+
+
+@router.get("/actors/{actor_id}/activity", summary="Every subject one actor touched (auditor, dpo)")
+def actor_activity(
+    actor_id: str, request: Request, who: Who, desk: TheDesk, since: Since = None, until: Until = None,
+    limit: Limit = None, offset: Offset = None,
+) -> JSONResponse:  # fmt: skip
+    lim, off = desk.check_page(limit, offset)
+    return _paged(request, desk.activity(who, actor_id, _utc(since), _utc(until), lim, off))
+
+
+@router.get("/whoami", summary="The identity and role of the token")
+def whoami(who: Who) -> dict[str, str]:
+    return {"identity": who.identity, "role": who.role}

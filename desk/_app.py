@@ -1,0 +1,100 @@
+"""The FastAPI application: the API under /api/v1 (spec at /api/openapi.json) and the UI at /."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pdtrail.config import Settings
+from pdtrail.desk._auth import TokenStore
+from pdtrail.desk._service import Desk
+from pdtrail.desk.exceptions import DeskError
+from pdtrail.errors import PdtrailError, RetryableError
+from pdtrail.queries import LookupNotRecordedError, QueryBackend
+
+logger = logging.getLogger("pdtrail.desk")
+HERE = Path(__file__).parent
+
+
+def create_app(
+    settings: Settings, backend: QueryBackend, *, tokens: TokenStore | None = None, desk: Desk | None = None
+) -> FastAPI:
+    """The desk over ``backend``; tokens from ``settings.desk`` unless given."""
+    from pdtrail.desk import _api, _ui
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.desk.close()
+
+    app = FastAPI(
+        title="pdtrail — the DPO's desk",
+        version="1",
+        description="Lineage answers and reports about one data subject, for the data protection officer.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.desk = desk or Desk(settings, backend)
+    app.state.tokens = tokens or TokenStore.from_settings(settings.desk)
+    app.include_router(_api.router, prefix="/api/v1")
+    app.include_router(_ui.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    _install_error_handlers(app)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, error: DeskError) -> Response:
+    if _wants_json(request):
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse(error.as_json(), status_code=error.status, headers=headers)
+    from pdtrail.desk._ui import error_page
+
+    return error_page(request, error)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DeskError)
+    async def desk_error(request: Request, exc: DeskError) -> Response:
+        return _error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+        field = str(first.get("loc", ["", "request"])[-1])
+        return _error(request, DeskError(422, "invalid_parameter", str(first.get("msg", "invalid request")), field))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(request, DeskError(exc.status_code, code, str(exc.detail)))
+
+    @app.exception_handler(RetryableError)
+    async def unavailable(request: Request, exc: RetryableError) -> Response:
+        logger.warning("desk: %s", exc)
+        return _error(request, DeskError(503, "unavailable", str(exc)))
+
+    @app.exception_handler(PdtrailError)
+    async def pdtrail_error(request: Request, exc: PdtrailError) -> Response:
+        logger.warning("desk: %s", exc)
+        status = 503 if isinstance(exc, LookupNotRecordedError) else 400
+        return _error(request, DeskError(status, "unavailable" if status == 503 else "bad_request", str(exc)))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        logger.exception("desk: unexpected error on %s", request.url.path)
+        return _error(request, DeskError(500, "internal", "internal error; the desk's log has the details"))

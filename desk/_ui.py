@@ -1,0 +1,191 @@
+"""The web UI for the DPO: server-rendered pages over the same :class:`Desk` as the API.
+
+Sign-in puts the token in an HttpOnly, SameSite=Strict cookie. The identifier is posted once in a
+form; every page after that carries only the case reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from pdtrail.desk._auth import Permission, Principal
+from pdtrail.desk._cases import PURPOSES, check_reference
+from pdtrail.desk._service import Desk
+from pdtrail.desk.exceptions import DeskError, invalid
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+COOKIE = "pdtrail_desk"
+TABS = {
+    "timeline": "Timeline",
+    "who_accessed": "Who accessed",
+    "shared_with": "Shared with",
+    "lineage": "Lineage",
+    "findings": "Findings",
+    "reports": "Reports",
+}
+PAGE_SIZE = 100
+
+
+class _SignIn(Exception):
+    """No valid cookie: the page sends the browser to sign in."""
+
+
+def _principal(request: Request) -> Principal:
+    principal: Principal | None = request.app.state.tokens.authenticate(request.cookies.get(COOKIE))
+    if principal is None:
+        raise DeskError(401, "unauthorised", "sign in with your desk token")
+    return principal
+
+
+def _desk(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
+
+
+async def _form(request: Request) -> dict[str, str]:
+    # Plain urlencoded forms: parsed here rather than pulling in a multipart parser for three fields.
+    body = (await request.body())[:65536].decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _moment(request: Request, name: str) -> dt.datetime | None:
+    text = request.query_params.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(name, "not a date (use 2026-03-01 or 2026-03-01T12:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    text = request.query_params.get(name, "")
+    try:
+        return int(text) if text else default
+    except ValueError:
+        raise invalid(name, "must be a whole number") from None
+
+
+def error_page(request: Request, error: DeskError) -> Response:
+    if error.status == 401:
+        return RedirectResponse("/login", status_code=303)
+    return templates.TemplateResponse(request, "error.html", {"error": error}, status_code=error.status)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    return templates.TemplateResponse(request, "login.html", {"message": None})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    token = (await _form(request)).get("token", "").strip()
+    principal = request.app.state.tokens.authenticate(token)
+    if principal is None:
+        context = {"message": "That token is not valid."}
+        return templates.TemplateResponse(request, "login.html", context, status_code=401)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_form(request: Request) -> Response:
+    who = _principal(request)
+    return templates.TemplateResponse(request, "search.html", {"who": who, "purposes": PURPOSES, "message": None})
+
+
+@router.post("/search")
+async def search(request: Request) -> Response:
+    who = _principal(request)
+    form = await _form(request)
+    try:
+        case = _desk(request).open_case(who, form.get("identifier", ""), form.get("kind") or None, form.get("purpose"))
+    except DeskError as exc:
+        context = {"who": who, "purposes": PURPOSES, "message": exc, "kind": form.get("kind", "")}
+        return templates.TemplateResponse(request, "search.html", context, status_code=exc.status)
+    return RedirectResponse(f"/subjects/{case.reference}/timeline", status_code=303)
+
+
+@router.get("/subjects/{reference}/lineage.picture")
+def picture(reference: str, request: Request) -> Response:
+    who, desk = _principal(request), _desk(request)
+    case = desk.case(who, check_reference(reference))
+    image, media_type = desk.picture(desk.graph(who, case, _moment(request, "since"), _moment(request, "until")))
+    return Response(image, media_type=media_type)
+
+
+@router.get("/subjects/{reference}/report.{fmt}")
+def download(reference: str, fmt: str, request: Request) -> Response:
+    who, desk = _principal(request), _desk(request)
+    case = desk.case(who, check_reference(reference))
+    kind = request.query_params.get("kind", "access")
+    lang = request.query_params.get("lang", "en")
+    if fmt not in ("pdf", "json"):
+        raise DeskError(404, "not_found", "reports come as .pdf or .json", "format")
+    reference_no = request.query_params.get("case_reference", "")
+    report = desk.report(who, case, kind, _moment(request, "since"), _moment(request, "until"), reference_no)
+    stamp = f"{dt.datetime.now(dt.UTC):%Y%m%d}"
+    disposition = {"Content-Disposition": f'attachment; filename="{kind}-report-{stamp}.{fmt}"'}
+    if fmt == "json":
+        import json
+
+        from pdtrail.desk._service import plain
+
+        body = json.dumps(plain(report), indent=2, ensure_ascii=False).encode()
+        return Response(body, media_type="application/json", headers=disposition)
+    return Response(desk.pdf(report, lang), media_type="application/pdf", headers=disposition)
+
+
+@router.get("/subjects/{reference}/{tab}", response_class=HTMLResponse)
+def subject_page(reference: str, tab: str, request: Request) -> Response:
+    who, desk = _principal(request), _desk(request)
+    case = desk.case(who, check_reference(reference))
+    if tab not in TABS:
+        raise DeskError(404, "not_found", f"no page named {tab!r}", "tab")
+    since, until = _moment(request, "since"), _moment(request, "until")
+    offset = _int(request, "offset", 0)
+    context: dict[str, Any] = {
+        "who": who, "case": case, "tab": tab, "tabs": TABS, "rows": None, "graph": None,
+        "since": request.query_params.get("since", ""), "until": request.query_params.get("until", ""),
+        "may_report": who.may(Permission.REPORTS), "may_findings": who.may(Permission.FINDINGS),
+    }  # fmt: skip
+    window = {k: v for k, v in (("since", context["since"]), ("until", context["until"])) if v}
+    context["window"] = urlencode(window)
+    if tab in ("timeline", "who_accessed", "shared_with"):
+        page = desk.page(who, case, tab, since, until, PAGE_SIZE, offset)
+        context["rows"] = page.rows
+        context["columns"] = _columns(tab, page.rows)
+        context["next"] = f"?{urlencode({**window, 'offset': offset + PAGE_SIZE})}" if page.has_more else None
+        context["previous"] = f"?{urlencode({**window, 'offset': max(0, offset - PAGE_SIZE)})}" if offset else None
+    elif tab == "lineage":
+        graph = desk.graph(who, case, since, until)
+        context["graph"] = graph.as_dict() if hasattr(graph, "as_dict") else graph
+    elif tab == "findings":
+        context["rows"] = desk.findings(who, case, since, until) if context["may_findings"] else None
+    return templates.TemplateResponse(request, "subject.html", context)
+
+
+_HIDDEN = {"event_id", "correlation_id", "source_system", "subject_key", "register_version"}
+
+
+def _columns(tab: str, rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    return [c for c in rows[0] if c not in _HIDDEN and any(r.get(c) not in ("", None, []) for r in rows)]

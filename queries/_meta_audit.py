@@ -1,0 +1,114 @@
+"""Meta-audit: a DPO's lookup in the audit log is itself processing of the subject's data, and is
+recorded as an access event through the same SDK → Kafka → ClickHouse path as any other. So "who
+looked at this subject's audit trail" is answered by ``who_accessed``, like everything else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from uuid import UUID
+
+from pdtrail.config import Settings
+from pdtrail.producers import AuditEmitter, InvalidEventError
+from pdtrail.queries.exceptions import InvalidQueryParameterError, LookupNotRecordedError
+from pdtrail.schemas import (
+    Actor,
+    PersonalDataAccessed,
+    SubjectIdentifier,
+    SubjectKind,
+    guess_subject_kind,
+    load_register,
+)
+
+logger = logging.getLogger("pdtrail.queries")
+
+COMPLAINT_HANDLING = "dpo.complaint_handling"
+ACCESS_REQUEST = "dpo.access_request"
+DPO_PURPOSES = (COMPLAINT_HANDLING, ACCESS_REQUEST)
+DPO_ROLE = "dpo"
+
+
+def _emit(emitter: AuditEmitter, event: PersonalDataAccessed) -> UUID:
+    try:
+        return emitter.emit(event)
+    except InvalidEventError as exc:  # the register (as configured) does not cover the DPO's lookups
+        raise LookupNotRecordedError(f"the lookup was not recorded: {exc}") from None
+
+
+def _declared(settings: Settings, purpose: str, categories: Sequence[str]) -> tuple[str, ...]:
+    entry = load_register(settings.processing_register.path).purposes.get(purpose)
+    allowed = set(entry.categories) if entry else {"audit_log"}
+    return tuple(c for c in dict.fromkeys(["audit_log", *categories]) if c in allowed) or ("audit_log",)
+
+
+def record_lookup(
+    settings: Settings,
+    actor_id: str,
+    purpose: str,
+    identifier: str,
+    kind: SubjectKind | str | None = None,
+    what: str = "timeline",
+    *,
+    categories: Sequence[str] = ("audit_log",),
+    source_system: str = "pdtrail-cli",
+    access_kind: str = "search",
+    emitter: AuditEmitter | None = None,
+    wait_s: float | None = 10.0,
+) -> UUID:
+    """Record that ``actor_id`` (the DPO) looked up the subject's ``what`` for ``purpose``
+    (``dpo.complaint_handling`` or ``dpo.access_request``), legal basis legal obligation.
+
+    ``categories`` are what the lookup returned, as far as the processing register declares them for
+    the purpose: the log holds category names, not the data, so the shipped register declares
+    ``audit_log`` alone and that is what is recorded (an event outside the register would be refused).
+    ``access_kind`` is ``search`` for a query and ``export`` for a report.
+
+    With its own emitter (``emitter=None``) it waits for delivery; with a shared one it waits
+    ``wait_s`` seconds (None: not at all; the emitter's delivery reports then count any failure).
+    Raises :class:`LookupNotRecordedError` when delivery is not confirmed in time, and
+    :class:`InvalidQueryParameterError` for an unusable actor, purpose or identifier.
+    Returns the event id.
+    """
+    if purpose not in DPO_PURPOSES:
+        raise InvalidQueryParameterError("purpose", f"must be one of {', '.join(DPO_PURPOSES)}")
+    try:
+        resolved = SubjectKind(kind) if kind else guess_subject_kind(identifier)
+        subject = SubjectIdentifier(kind=resolved, value=identifier)
+    except (InvalidEventError, ValueError) as exc:
+        raise InvalidQueryParameterError("identifier", getattr(exc, "reason", "not a valid identifier")) from None
+    try:
+        actor = Actor(type="employee", id=actor_id, role=DPO_ROLE)
+    except InvalidEventError as exc:
+        raise InvalidQueryParameterError("actor_id", exc.reason) from None
+    try:
+        event = PersonalDataAccessed(
+            subject=subject,
+            actor=actor,
+            purpose=purpose,
+            legal_basis="legal_obligation",
+            data_categories=_declared(settings, purpose, categories),
+            source_system=source_system,
+            access_kind=access_kind,
+            resource=f"audit_log/{what}",
+        )
+    except InvalidEventError as exc:
+        raise InvalidQueryParameterError(exc.field, exc.reason) from None
+    if emitter is not None:
+        event_id = _emit(emitter, event)
+        if wait_s is not None and emitter.flush(wait_s):
+            raise LookupNotRecordedError(f"the lookup was not confirmed by Kafka within {wait_s:g}s")
+        return event_id
+    own = AuditEmitter(settings)
+    try:
+        event_id = _emit(own, event)
+        left = own.flush(wait_s or 10.0)
+        failed = own.stats.failed
+    finally:
+        own.close(timeout=0)  # already flushed: do not wait a second time on a broker that is down
+    if left or failed:
+        raise LookupNotRecordedError(
+            f"the lookup was not recorded in the audit log: Kafka at {settings.kafka.bootstrap_servers} "
+            "did not confirm it (is the broker running? `pdtrail broker status`)"
+        )
+    logger.info("lookup %s recorded as event %s", what, event_id)
+    return event_id
