@@ -322,6 +322,18 @@ class AuditEmitter:
         left = int(self._producer.flush(max(0.0, deadline - time.monotonic())))
         return left + (self._spool.depth if self._spool is not None else 0)
 
+    def persist(self, timeout: float = 5.0) -> int:
+        """Make every accepted event durable: delivered, or on disk in the spool. Waits up to ``timeout``
+        for delivery, then moves what librdkafka still holds to the spool (where it goes out, in order, once
+        the broker answers). Returns how many are neither — 0 with a spool."""
+        left = self.flush(timeout)
+        if self._spool is None or not left:
+            return left
+        if len(self._producer):
+            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+            self._producer.flush(5.0)  # serves the purge reports, which put each event on disk
+        return len(self._producer)
+
     def close(self, timeout: float = 10.0) -> int:
         """Flush, then stop. What is still undelivered goes to the spool and out on the next start.
         Returns the number left unconfirmed (0 is good; with a spool they are kept, not lost)."""

@@ -14,7 +14,13 @@ every lookup a DPO makes is recorded with :func:`record_lookup`.
 from pdtrail.queries._findings import FINDING_KINDS, Finding, findings
 from pdtrail.queries._graph import Edge, LineageGraph, Node
 from pdtrail.queries._lineage import MAX_OFFSET, MAX_ROWS, SubjectLineage, actor_activity
-from pdtrail.queries._meta_audit import ACCESS_REQUEST, COMPLAINT_HANDLING, DPO_PURPOSES, record_lookup
+from pdtrail.queries._meta_audit import (
+    ACCESS_REQUEST,
+    COMPLAINT_HANDLING,
+    DPO_PURPOSES,
+    ensure_recorded,
+    record_lookup,
+)
 from pdtrail.queries._retention import RetentionRules
 from pdtrail.queries._runner import (
     LocalQueries,
@@ -54,6 +60,7 @@ __all__ = [
     "StoreUnavailableError",
     "SubjectLineage",
     "actor_activity",
+    "ensure_recorded",
     "findings",
     "load_sql",
     "query_names",

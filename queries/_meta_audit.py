@@ -95,20 +95,33 @@ def record_lookup(
         raise InvalidQueryParameterError(exc.field, exc.reason) from None
     if emitter is not None:
         event_id = _emit(emitter, event)
-        if wait_s is not None and emitter.flush(wait_s):
-            raise LookupNotRecordedError(f"the lookup was not confirmed by Kafka within {wait_s:g}s")
+        if wait_s is not None:
+            ensure_recorded(settings, emitter, wait_s, emitter.stats.failed)
         return event_id
     own = AuditEmitter(settings)
     try:
         event_id = _emit(own, event)
-        left = own.flush(wait_s or 10.0)
-        failed = own.stats.failed
+        ensure_recorded(settings, own, wait_s or 10.0, 0)
     finally:
-        own.close(timeout=0)  # already flushed: do not wait a second time on a broker that is down
-    if left or failed:
-        raise LookupNotRecordedError(
-            f"the lookup was not recorded in the audit log: Kafka at {settings.kafka.bootstrap_servers} "
-            "did not confirm it (is the broker running? `pdtrail broker status`)"
-        )
+        own.close(timeout=0)  # already persisted: do not wait a second time on a broker that is down
     logger.info("lookup %s recorded as event %s", what, event_id)
     return event_id
+
+
+def ensure_recorded(settings: Settings, emitter: AuditEmitter, wait_s: float, failed_before: int) -> None:
+    """The one rule for every lookup, CLI or desk: it is answered only once its event is delivered to Kafka
+    or on disk in the SDK's spool (from where it goes to Kafka, in order, when the broker is back)."""
+    not_durable = emitter.persist(wait_s)
+    if not_durable or emitter.stats.failed > failed_before:
+        raise LookupNotRecordedError(
+            f"the lookup was not recorded in the audit log: Kafka at {settings.kafka.bootstrap_servers} did not "
+            f"confirm it within {wait_s:g}s and the SDK has no spool to keep it (is the broker running? "
+            "`pdtrail broker status`), so it is not answered: the audit log must show every lookup"
+        )
+    if emitter.stats.spooled:
+        logger.warning(
+            "the lookup is kept in the SDK's spool (Kafka at %s did not confirm it within %gs); "
+            "it reaches the audit log when the broker is back",
+            settings.kafka.bootstrap_servers,
+            wait_s,
+        )

@@ -20,7 +20,6 @@ from pdtrail.config import Settings
 from pdtrail.producers import Pseudonymiser
 from pdtrail.queries import (
     COMPLAINT_HANDLING,
-    LookupNotRecordedError,
     QueryResult,
     RetentionRules,
     SubjectLineage,
@@ -68,14 +67,13 @@ def returned_categories(*results: QueryResult) -> list[str]:
 def record(
     args: argparse.Namespace, settings: Settings, console: Console, what: str, categories: list[str], **extra: Any
 ) -> None:
-    """Record the lookup; if Kafka does not confirm it, say so plainly (the answer is still given)."""
-    try:
-        record_lookup(
-            settings, args.actor, args.purpose, args.identifier, args.kind, what,
-            categories=categories, wait_s=5.0, **extra,
-        )  # fmt: skip
-    except LookupNotRecordedError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[yellow]pdtrail: warning: {exc}[/]")
+    """Record the lookup before the answer is shown. Delivered, or kept in the SDK's spool while the broker is
+    away (a warning says so), it is answered; otherwise LookupNotRecordedError refuses the answer, as the
+    desk does: the audit log must show every lookup."""
+    record_lookup(
+        settings, args.actor, args.purpose, args.identifier, args.kind, what,
+        categories=categories, wait_s=5.0, **extra,
+    )  # fmt: skip
 
 
 def _span(args: argparse.Namespace) -> str:

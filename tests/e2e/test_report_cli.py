@@ -169,8 +169,12 @@ def test_bad_input_is_answered_clearly(env: dict[str, str], tmp_path: Path) -> N
     assert nobody.returncode == 0, nobody.stderr  # an unknown subject: an empty report, not an error
     assert "None recorded." in _pdf_text(tmp_path / "nobody.pdf")
     no_broker = {**env, "PDTRAIL_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
-    unrecorded = run("shared-with", pnr, env=no_broker)
-    assert unrecorded.returncode == 0  # the answer is given, and the DPO told plainly it left no trace
-    assert "warning: the lookup was not recorded in the audit log" in _flat(unrecorded.stderr)
+    kept = run("shared-with", pnr, env=no_broker)
+    assert kept.returncode == 0, kept.stderr  # answered: the lookup waits in the SDK's spool for the broker
+    assert "kept in the SDK's spool" in _flat(kept.stderr)
+    no_spool = {**no_broker, "PDTRAIL_EMITTER__SPOOL_MAX_BYTES": "0"}
+    unrecorded = run("shared-with", pnr, env=no_spool)
+    assert unrecorded.returncode == 2 and unrecorded.stdout == ""  # no trace, no answer: the desk's rule too
+    assert "the lookup was not recorded in the audit log" in _flat(unrecorded.stderr)
     no_actor = run("actor-activity", " ", env=env)
     assert no_actor.returncode == 2 and "actor_id: must be 1 to 200 characters" in _flat(no_actor.stderr)

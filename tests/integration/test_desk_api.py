@@ -26,6 +26,7 @@ from pdtrail.consumers import AuditConsumer
 from pdtrail.desk import create_app, new_token
 from pdtrail.infra import apply_migrations, ensure_topics
 from pdtrail.producers import AuditEmitter, Pseudonymiser
+from pdtrail.producers._spool import Spool
 from pdtrail.queries import LocalQueries, SubjectLineage
 from pdtrail.schemas import PersonalDataAccessed
 from pdtrail.simulate import generate_personnummer, simulate_company, simulate_findings
@@ -298,22 +299,42 @@ def test_pdtrail_desk_without_tokens_says_how_to_make_one(tmp_path: Path) -> Non
     assert entry["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
 
 
-def test_a_lookup_kafka_does_not_confirm_is_not_answered(desk: Desk) -> None:
+def _without_broker(desk: Desk, tmp_path: Path, spool_max_bytes: int) -> Settings:
     # A real client against a port where no broker listens: the meta-audit event cannot be delivered.
-    unreachable = desk.settings.model_copy(
+    return desk.settings.model_copy(
         update={
+            "home": tmp_path,
             "kafka": desk.settings.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{free_port()}"}),
             "desk": desk.settings.desk.model_copy(update={"confirm_lookups_s": 1.0}),
+            "emitter": desk.settings.emitter.model_copy(update={"spool_max_bytes": spool_max_bytes}),
         }
     )
+
+
+def test_a_lookup_neither_delivered_nor_spooled_is_not_answered(desk: Desk, tmp_path: Path) -> None:
+    unreachable = _without_broker(desk, tmp_path, spool_max_bytes=0)  # no spool to keep it either
     backend = LocalQueries(connect(unreachable, create_database=False))
     with TestClient(create_app(unreachable, backend)) as http:
         headers = desk.headers()
         ref = http.post("/api/v1/subjects", json={"identifier": desk.subject}, headers=headers).json()["subject"]
         answer = http.get(f"/api/v1/subjects/{ref}/timeline", headers=headers)
     assert answer.status_code == 503
-    assert "not confirmed by Kafka" in answer.json()["error"]["message"]
+    assert "not recorded in the audit log" in answer.json()["error"]["message"]
     assert "items" not in answer.json()
+
+
+def test_a_lookup_kept_in_the_spool_is_answered(desk: Desk, tmp_path: Path) -> None:
+    """With the broker away, the lookup's event waits on disk (it goes out when the broker is back): that
+    is as recorded as the SDK makes any event, so the DPO gets the answer."""
+    unreachable = _without_broker(desk, tmp_path, spool_max_bytes=1 << 20)
+    backend = LocalQueries(connect(unreachable, create_database=False))
+    with TestClient(create_app(unreachable, backend)) as http:
+        headers = desk.headers()
+        ref = http.post("/api/v1/subjects", json={"identifier": desk.subject}, headers=headers).json()["subject"]
+        answer = http.get(f"/api/v1/subjects/{ref}/timeline", headers=headers)
+    assert answer.status_code == 200 and answer.json()["items"]
+    spooled = Spool(tmp_path / "spool", 1 << 20)
+    assert spooled.depth >= 1  # the lookup itself, on disk
 
 
 def test_through_the_store_owner_the_answers_are_the_same(desk: Desk) -> None:
