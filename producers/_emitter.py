@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pdtrail.config import Settings, load_settings
 from pdtrail.errors import LIBRDKAFKA_LOGGER, ConfigError
+from pdtrail.producers._metrics import register_emitter_metrics
 from pdtrail.producers._pseudonym import Pseudonymiser
 from pdtrail.producers._spool import Headers, Spool
 from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError, SpoolFullError
@@ -47,6 +48,9 @@ _SPOOL_CODES = {
 }
 _REPLAY_BATCH = 500
 _LIVE: weakref.WeakSet[AuditEmitter] = weakref.WeakSet()
+
+
+register_emitter_metrics(lambda: list(_LIVE))
 
 
 @atexit.register

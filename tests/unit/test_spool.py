@@ -184,3 +184,21 @@ def test_a_full_spool_blocks_then_raises_under_the_block_policy(tmp_path: Path) 
                 audit.emit(event)
         assert info.value.waited_s >= 0.3
         assert time.perf_counter() - started >= 0.3
+
+
+def test_the_spool_depth_is_a_prometheus_metric(tmp_path: Path) -> None:
+    from prometheus_client import REGISTRY
+
+    def depth() -> float:
+        return REGISTRY.get_sample_value("pdtrail_emitter_spool_depth") or 0.0
+
+    before = depth()
+    with quick_close(AuditEmitter(_settings(tmp_path))) as audit:
+        for event in _events(4):
+            audit.emit(event)
+        deadline = time.monotonic() + 20
+        while audit.stats.spooled < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert depth() == before + 4
+        assert (REGISTRY.get_sample_value("pdtrail_emitter_emitted_total") or 0) >= 4
+    assert depth() == before  # a closed emitter is no longer counted
