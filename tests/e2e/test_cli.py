@@ -14,7 +14,7 @@ import pytest
 from pdtrail.config import Settings
 from pdtrail.queries import FINDING_KINDS
 from pdtrail.simulate import PAYMENT_PROVIDER, generate_organisation_number, generate_personnummer
-from tests.conftest import SECRET, SIGNING_KEY, free_port
+from tests.conftest import cli_env, free_port
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -32,19 +32,7 @@ def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     from pdtrail.infra import ensure_topics
 
     ensure_topics(settings)
-    return {
-        **os.environ,
-        "PDTRAIL_HOME": str(tmp_path / "home"),
-        "PDTRAIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "PDTRAIL_KAFKA__TOPIC": settings.kafka.topic,
-        "PDTRAIL_KAFKA__DEAD_LETTER_TOPIC": settings.kafka.dead_letter_topic,
-        "PDTRAIL_KAFKA__GROUP_ID": settings.kafka.group_id,
-        "PDTRAIL_STORE__DSN": f"chdb://{tmp_path / 'store'}",
-        "PDTRAIL_PSEUDONYM__SECRET": SECRET,
-        "PDTRAIL_INTEGRITY__SIGNING_KEY": SIGNING_KEY,
-        "PDTRAIL_INTEGRITY__CHECKPOINT_TOPIC": settings.integrity.checkpoint_topic,
-        "PDTRAIL_CONSUMER__LINGER_S": "0.2",
-    }
+    return cli_env(settings, tmp_path / "home", tmp_path / "store")
 
 
 def _events(pnr: str, rng: random.Random) -> list[dict[str, object]]:

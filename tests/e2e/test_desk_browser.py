@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -28,7 +27,7 @@ from pdtrail.desk import new_token
 from pdtrail.producers import AuditEmitter
 from pdtrail.schemas import CreditCheckPerformed
 from pdtrail.simulate import generate_personnummer, simulate_company
-from tests.conftest import SECRET, SIGNING_KEY, free_port
+from tests.conftest import cli_env, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -53,20 +52,9 @@ def desk_url(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str, Any
         assert emitter.flush(30) == 0
     token, entry = new_token("dpo-anna", "dpo")
     port = free_port()
-    env = {
-        **os.environ,
-        "PDTRAIL_HOME": str(tmp_path / "home"),
-        "PDTRAIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "PDTRAIL_KAFKA__TOPIC": settings.kafka.topic,
-        "PDTRAIL_KAFKA__DEAD_LETTER_TOPIC": settings.kafka.dead_letter_topic,
-        "PDTRAIL_KAFKA__GROUP_ID": settings.kafka.group_id,
-        "PDTRAIL_STORE__DSN": f"chdb://{tmp_path / 'store'}",
-        "PDTRAIL_PSEUDONYM__SECRET": SECRET,
-        "PDTRAIL_INTEGRITY__SIGNING_KEY": SIGNING_KEY,
-        "PDTRAIL_INTEGRITY__CHECKPOINT_TOPIC": settings.integrity.checkpoint_topic,
-        "PDTRAIL_CONSUMER__LINGER_S": "0.2",
-        "PDTRAIL_DESK__TOKENS": json.dumps([entry.model_dump()]),
-    }
+    env = cli_env(
+        settings, tmp_path / "home", tmp_path / "store", PDTRAIL_DESK__TOKENS=json.dumps([entry.model_dump()])
+    )
     log = (tmp_path / "desk.log").open("w")
     desk = subprocess.Popen(
         [sys.executable, "-m", "pdtrail", "desk", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from pdtrail.schemas import (
     PublicRegisterLookup,
 )
 from pdtrail.simulate import generate_personnummer, simulate_company
-from tests.conftest import SECRET, SIGNING_KEY, free_port
+from tests.conftest import cli_env, free_port
 from tests.e2e.test_cli import _flat, run
 
 
@@ -35,19 +34,7 @@ def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     from pdtrail.infra import ensure_topics
 
     ensure_topics(settings)
-    return {
-        **os.environ,
-        "PDTRAIL_HOME": str(tmp_path / "home"),
-        "PDTRAIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "PDTRAIL_KAFKA__TOPIC": settings.kafka.topic,
-        "PDTRAIL_KAFKA__DEAD_LETTER_TOPIC": settings.kafka.dead_letter_topic,
-        "PDTRAIL_KAFKA__GROUP_ID": settings.kafka.group_id,
-        "PDTRAIL_STORE__DSN": f"chdb://{tmp_path / 'store'}",
-        "PDTRAIL_PSEUDONYM__SECRET": SECRET,
-        "PDTRAIL_INTEGRITY__SIGNING_KEY": SIGNING_KEY,
-        "PDTRAIL_INTEGRITY__CHECKPOINT_TOPIC": settings.integrity.checkpoint_topic,
-        "PDTRAIL_CONSUMER__LINGER_S": "0.2",
-    }
+    return cli_env(settings, tmp_path / "home", tmp_path / "store")
 
 
 def _pdf_text(path: Path) -> str:

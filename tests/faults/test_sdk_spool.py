@@ -11,20 +11,19 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pdtrail.config import Settings, load_settings
+from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer
 from pdtrail.infra import LocalBroker, apply_migrations, ensure_topics
 from pdtrail.producers import AuditEmitter
 from pdtrail.simulate import simulate_company
 from pdtrail.store import connect
-from tests.conftest import SECRET, SIGNING_KEY, free_port
+from tests.conftest import SECRET, free_port, pipeline_settings
 
 
 @pytest.fixture
@@ -36,24 +35,9 @@ def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
 
 
 def _settings(broker: LocalBroker, home: Path, store_dir: Path) -> Settings:
-    """``store_dir`` is the session's: chDB opens one store directory per process; each test has a database."""
-    name = uuid.uuid4().hex[:8]
-    return load_settings(
-        home=home,
-        kafka={
-            "bootstrap_servers": broker.bootstrap_servers,
-            "topic": f"events-{name}",
-            "dead_letter_topic": f"events-{name}.dlq",
-            "group_id": f"ingest-{name}",
-            "partitions": 3,
-        },
-        store={"dsn": f"chdb://{store_dir}", "database": f"s_{name}"},
-        pseudonym={"secret": SECRET},
-        # Short enough that a stopped broker fills the spool within the test, long enough for a busy machine.
-        emitter={"delivery_timeout_s": 5.0},
-        consumer={"linger_s": 0.2, "drain_idle_s": 20},
-        integrity={"signing_key": SIGNING_KEY, "checkpoint_topic": f"checkpoints-{name}"},
-    )
+    """``store_dir`` is the session's: chDB opens one store directory per process; each test has a database.
+    The delivery timeout is short enough that a stopped broker fills the spool within the test."""
+    return pipeline_settings(broker.bootstrap_servers, home, store_dir, emitter={"delivery_timeout_s": 5.0})
 
 
 def _store_everything(settings: Settings) -> tuple[int, int, list[tuple[str, int, int, str]]]:

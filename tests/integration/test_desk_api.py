@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pdtrail.config import Settings, load_settings
+from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer
 from pdtrail.desk import create_app, new_token
 from pdtrail.infra import apply_migrations, ensure_topics
@@ -31,7 +30,7 @@ from pdtrail.queries import LocalQueries, SubjectLineage
 from pdtrail.schemas import PersonalDataAccessed
 from pdtrail.simulate import generate_personnummer, simulate_company, simulate_findings
 from pdtrail.store import connect
-from tests.conftest import SECRET, SIGNING_KEY, free_port
+from tests.conftest import SECRET, free_port, pipeline_settings
 
 
 @dataclass
@@ -60,25 +59,15 @@ class Desk:
 
 @pytest.fixture(scope="module")
 def desk(kafka_broker: Any, store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    name = uuid.uuid4().hex[:10]
     tokens, entries = {}, []
     for role, identity in (("dpo", "dpo-anna"), ("auditor", "auditor-bo"), ("read_only", "clerk-cy")):
         token, entry = new_token(identity, role)
         tokens[role] = token
         entries.append(entry.model_dump())
-    settings = load_settings(
-        home=tmp_path_factory.mktemp("desk"),
-        kafka={
-            "bootstrap_servers": kafka_broker.bootstrap_servers,
-            "topic": f"events-{name}",
-            "dead_letter_topic": f"events-{name}.dlq",
-            "group_id": f"ingest-{name}",
-            "partitions": 3,
-        },
-        store={"dsn": f"chdb://{store_dir}", "database": f"t_{name}"},
-        pseudonym={"secret": SECRET},
-        consumer={"linger_s": 0.2, "drain_idle_s": 20},
-        integrity={"signing_key": SIGNING_KEY, "checkpoint_topic": f"checkpoints-{name}"},
+    settings = pipeline_settings(
+        kafka_broker.bootstrap_servers,
+        tmp_path_factory.mktemp("desk"),
+        store_dir,
         desk={"tokens": entries, "max_page_size": 50},
     )
     ensure_topics(settings)
