@@ -11,7 +11,7 @@ demo: setup
 	$(BIN)/pdtrail demo
 
 # The whole suite: the static checks, then unit (no services), integration (real Kafka broker + chDB),
-# e2e (the CLI as a user runs it).
+# e2e (the CLI and the desk as a user runs them), faults (fault injection; `-m "not slow"` skips the longest).
 test: setup lint
 	$(BIN)/python -m pytest
 
