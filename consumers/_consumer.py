@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pdtrail.consumers")
 POSITIONS_SQL = (Path(__file__).parent / "positions.sql").read_text()
 LAST_BATCH_SQL = (Path(__file__).parent / "last_batch.sql").read_text()
+RANGE_STORED_SQL = (Path(__file__).parent / "range_stored.sql").read_text()
 STORED_IDS_SQL = (Path(__file__).parent / "stored_ids.sql").read_text()
 TABLE = "events"
 _T = TypeVar("_T")
@@ -106,7 +107,8 @@ class AuditConsumer:
         self.metrics = metrics or ConsumerMetrics()
         self._next: dict[int, int] = {}  # partition -> next offset to handle; older ones are stale
         self._lag_at = 0.0
-        self._lag_partitions: set[int] = set()
+        self._lag: dict[int, int] = {}  # partition -> messages behind its high watermark, once known
+        self._resumed: dict[int, int] = {}  # partition -> offset the store is ahead of the group's commit
         self._sent_before: set[tuple[str | None, int | None, int | None]] = set()
         self._batches: dict[int, _Batch] = {}
         self._assigned: set[int] = set()
@@ -148,9 +150,11 @@ class AuditConsumer:
         """The offset range of the partition's last batch if fewer of its rows are stored than promised."""
         params = {"topic": self._topic, "partition": partition}
         rows = self._client.query(LAST_BATCH_SQL, parameters=params).result_rows
-        if rows and int(rows[0][3]) < int(rows[0][2]):
-            return int(rows[0][0]), int(rows[0][1])
-        return None
+        if not rows:
+            return None
+        first, last, promised = (int(value) for value in rows[0])
+        counted = self._client.query(RANGE_STORED_SQL, parameters={**params, "first": first, "last": last})
+        return (first, last) if int(counted.result_rows[0][0]) < promised else None
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Read the positions from the store every time: another consumer may have stored since.
@@ -162,11 +166,13 @@ class AuditConsumer:
             resume = stored.get(tp.partition, -1) + 1
             if resume > 0 and resume > committed.get(tp.partition, OFFSET_INVALID):
                 tp.offset = resume
+                self._resumed[tp.partition] = resume
             unfinished = self._retrying("reading batch intents", functools.partial(self.unfinished_batch, tp.partition))
             if unfinished is not None:
                 logger.warning("partition %d: batch %d-%d was cut short; replaying it", tp.partition, *unfinished)
                 self._replay[tp.partition] = unfinished
                 tp.offset = unfinished[0]
+                self._resumed.pop(tp.partition, None)
             start = tp.offset if tp.offset >= 0 else committed.get(tp.partition, OFFSET_INVALID)
             self._next[tp.partition] = max(start, 0)
         self._remember_dead_letters(len(partitions))
@@ -215,15 +221,17 @@ class AuditConsumer:
         self._replay.pop(partition, None)
         self._next.pop(partition, None)
         self._at_end.discard(partition)
-        if partition in self._lag_partitions:
+        self._resumed.pop(partition, None)
+        if self._lag.pop(partition, None) is not None:
             self.metrics.lag.remove(str(partition))
-            self._lag_partitions.discard(partition)
 
     # -- the loop -------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
         """The state for a probe: state, last error, counters and the assigned partitions."""
-        return {**self.stats.__dict__, "partitions": sorted(self._assigned), "topic": self._topic}
+        known = bool(self._assigned) and self._assigned <= self._lag.keys()
+        lag = sum(self._lag[p] for p in self._assigned) if known else None
+        return {**self.stats.__dict__, "partitions": sorted(self._assigned), "topic": self._topic, "lag": lag}
 
     def run(self, *, drain: bool = False) -> ConsumeStats:
         settings = self._settings.consumer
@@ -240,6 +248,7 @@ class AuditConsumer:
             while not self._stop.is_set():
                 messages = self._consumer.consume(num_messages=min(settings.batch_size, 2000), timeout=0.2)
                 received = dt.datetime.now(dt.UTC)
+                self._commit_resumed()  # assignment happens inside consume(); before any batch commits
                 for msg in messages:
                     self._handle(msg, received)
                 if messages:
@@ -278,8 +287,22 @@ class AuditConsumer:
             except KafkaException:
                 continue
             if high >= 0:
-                self.metrics.lag.labels(str(partition)).set(max(high - position, 0))
-                self._lag_partitions.add(partition)
+                self._lag[partition] = max(high - position, 0)
+                self.metrics.lag.labels(str(partition)).set(self._lag[partition])
+
+    def _commit_resumed(self) -> None:
+        # Rows stored by a run killed before its commit: the group's offsets catch up with the store, so
+        # lag as Kafka's own tools show it is true, and a restart does not count that tail as unread.
+        if not self._resumed:
+            return
+        offsets = [TopicPartition(self._topic, p, o) for p, o in self._resumed.items() if p in self._assigned]
+        self._resumed.clear()
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            logger.warning("commit of the stored position failed (%s); the store's position stands", exc)
 
     def _drained(self) -> bool:
         return bool(self._assigned) and self._at_end >= self._assigned and not self._batches

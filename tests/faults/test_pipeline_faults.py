@@ -9,6 +9,7 @@ subprocess) only once it is gone. The other tests run their consumers in this pr
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -78,8 +79,12 @@ def _stream(settings: Settings, count: int, seed: int) -> tuple[list[Message], i
     return stream, count, len(poison)
 
 
-def _produce(settings: Settings, stream: list[Message], *, chunk: int = 0, pause_s: float = 0.0) -> None:
-    """Produce with the SDK's guarantees (idempotent, acks=all); with ``chunk``, paced to last a while."""
+def _produce(
+    settings: Settings, stream: list[Message], *, chunk: int = 0, pause_s: float = 0.0,
+    hold: Callable[[int], bool] = lambda _n: False, hold_max_s: float = 5.0,
+) -> None:  # fmt: skip
+    """Produce with the SDK's guarantees (idempotent, acks=all); with ``chunk``, paced to last a while,
+    and after each chunk held back (for at most ``hold_max_s``) while ``hold(messages produced)``."""
     producer = Producer(producer_config(settings))
     failures: list[str] = []
     for n, (key, value) in enumerate(stream, start=1):
@@ -95,6 +100,9 @@ def _produce(settings: Settings, stream: list[Message], *, chunk: int = 0, pause
         if chunk and n % chunk == 0:
             producer.poll(0)
             time.sleep(pause_s)
+            held_until = time.monotonic() + hold_max_s
+            while hold(n) and time.monotonic() < held_until:
+                time.sleep(0.1)
     assert producer.flush(120) == 0 and not failures, failures[:3]
 
 
@@ -216,10 +224,22 @@ def test_consumer_sigkilled_at_random_points(
     ensure_topics(own)
     stream, distinct, planted = _stream(own, events, seed)
     started = time.monotonic()
-    # Produced while the consumer is killed and restarted, paced so that ingest outlasts the kills.
-    producing = _in_thread(lambda: _produce(own, stream, chunk=events // 40, pause_s=1.0))
-
     kill_points: list[int] = []  # rows this run had stored when it was killed
+    # Produced while the consumer is killed and restarted, paced so that ingest outlasts the kills: a
+    # chunk waits (a while) for its share of kills, however fast or slow the machine runs the consumer.
+    producing = _in_thread(
+        lambda: _produce(
+            own, stream, chunk=events // 40, pause_s=1.0, hold=lambda n: len(kill_points) < kills * n / len(stream)
+        )
+    )
+
+    def read_or_caught_up(port: int, process: subprocess.Popen[bytes]) -> bool:
+        if process.poll() is not None:
+            return True
+        health = _health(port) or {}
+        # Caught up with nothing to read: the run before was killed after its last insert, before its commit.
+        return health.get("consumed", 0) > 0 or (not producing.is_alive() and health.get("lag") == 0)
+
     logs = tmp_path / "consumer.log"
     while len(kill_points) < kills:
         port = free_port()
@@ -228,11 +248,10 @@ def test_consumer_sigkilled_at_random_points(
                 [sys.executable, "-m", "pdtrail", "consume"], env=_env(own, port), stdout=log, stderr=log
             )
         try:
-            _wait(
-                lambda p=port, proc=process: proc.poll() is not None or ((_health(p) or {}).get("consumed", 0) > 0),
-                180, "the consumer to read",
-            )  # fmt: skip
+            _wait(functools.partial(read_or_caught_up, port, process), 180, "the consumer to read")
             assert process.poll() is None, f"the consumer exited by itself:\n{logs.read_text()[-3000:]}"
+            if (_health(port) or {}).get("consumed", 0) == 0:
+                break  # ingest is over
             if not kill_points:  # the operator's view of a running consumer, once
                 health = _pdtrail(own, port, "health", "--format", "json")
             time.sleep(rng.uniform(0.0, 2.0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from pdtrail.config import Settings
@@ -40,7 +41,11 @@ def _partition_messages(settings: Settings, partition: int, start: int) -> list[
     return found
 
 
-def test_a_batch_torn_between_months_is_completed_once(pipeline: Settings) -> None:
+@pytest.mark.parametrize(
+    "months_landed",
+    [pytest.param(1, id="torn-between-months"), pytest.param(0, id="killed-after-the-intent-before-any-insert")],
+)
+def test_a_batch_cut_short_is_completed_once(pipeline: Settings, months_landed: int) -> None:
     client = connect(pipeline)
     first = [e for _, e in simulate_company(10, seed=41)]
     with AuditEmitter(pipeline) as emitter:
@@ -64,9 +69,9 @@ def test_a_batch_torn_between_months_is_completed_once(pipeline: Settings) -> No
     first_offset, last_offset = messages[0][0], messages[-1][0]
     client.insert("ingest_batches", [[pipeline.kafka.topic, 0, first_offset, last_offset, len(rows)]],
                   column_names=["topic", "partition", "first_offset", "last_offset", "rows"])  # fmt: skip
-    landed_month, landed = next(iter(months.items()))
-    token = insert_token(pipeline.kafka.topic, 0, first_offset, last_offset, landed_month)
-    client.insert("events", landed, column_names=COLUMNS, settings={"insert_deduplication_token": token})
+    for landed_month, landed in list(months.items())[:months_landed]:
+        token = insert_token(pipeline.kafka.topic, 0, first_offset, last_offset, landed_month)
+        client.insert("events", landed, column_names=COLUMNS, settings={"insert_deduplication_token": token})
 
     consumer = AuditConsumer(pipeline, client)
     assert consumer.unfinished_batch(0) == (first_offset, last_offset)
