@@ -60,8 +60,9 @@ def build_store(client: Any, target: int) -> tuple[int, set[tuple[str, str]], li
     started = time.perf_counter()
     seen: set[str] = set()
     while stored < target:
-        # Generated personnummer repeat now and then across blocks (about 100 pairs in 65,000 subjects);
-        # two journeys of one "person" would make findings no one planted. Keep the first.
+        # simulate_company gives each customer its own personnummer, but blocks are separate companies and
+        # repeat some (about 100 pairs in 65,000 subjects); two journeys of one "person" would make
+        # findings no one planted. Keep the first.
         stream = [(s, e) for s, e in simulate_company(BLOCK_SUBJECTS, seed=1000 + block) if s.personnummer not in seen]
         seen |= {s.personnummer for s, _ in stream}
         plants = simulate_findings(stream, seed=block)

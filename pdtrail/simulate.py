@@ -98,10 +98,13 @@ def simulate_company(
     """
     rng = random.Random(seed)
     begin = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    taken: set[str] = set()
     for n in range(subjects):
-        subject = SimulatedSubject(
-            generate_personnummer(rng, coordination=rng.random() < 0.05), customer_id=f"cust-{seed}-{n:06d}"
-        )
+        number = generate_personnummer(rng, coordination=rng.random() < 0.05)
+        while number in taken:  # one person, one customer: a repeat would merge two journeys into one history
+            number = generate_personnummer(rng, coordination=rng.random() < 0.05)
+        taken.add(number)
+        subject = SimulatedSubject(number, customer_id=f"cust-{seed}-{n:06d}")
         yield from ((subject, e) for e in _Journey(rng, subject, begin, days).events())
 
 

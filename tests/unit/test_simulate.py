@@ -98,3 +98,11 @@ def test_simulated_stream_is_plausible() -> None:
     for subject, event in stream:
         by_subject.setdefault(subject.personnummer, []).append(event.occurred_at)
     assert all(times == sorted(times) for times in by_subject.values())  # time order per subject
+
+
+def test_each_simulated_customer_is_a_different_person() -> None:
+    # Seed 11 draws one personnummer twice within 1,000 customers: two journeys would merge into one
+    # history and make findings that nobody planted.
+    numbers = {subject.customer_id: subject.personnummer for subject, _ in simulate_company(1000, seed=11)}
+    assert len(numbers) == 1000
+    assert len(set(numbers.values())) == len(numbers)
