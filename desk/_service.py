@@ -32,6 +32,7 @@ from pdtrail.queries import (
     SubjectLineage,
     actor_activity,
     ensure_recorded,
+    record_activity_lookup,
     record_lookup,
     reports,
     to_json_value,
@@ -231,12 +232,21 @@ class Desk:
         limit: int, offset: int,
     ) -> Page:  # fmt: skip
         """Every subject one employee or service touched (pseudonymous keys): for insider investigations.
-        Names no subject, so there is no subject to record the lookup against."""
+        The lookup is recorded for every subject on the page (purpose ``dpo.investigation``) before the
+        page leaves, under the same rule as a subject lookup."""
         self.require(principal, Permission.ACTIVITY)
         limit, offset = self.check_page(limit, offset)
         result = self._ask(lambda: actor_activity(self.backend, actor_id, since, until, limit=limit + 1, offset=offset))
-        rows = json_rows(result)
-        return Page(rows[:limit], limit, offset, len(rows) > limit)
+        found = json_rows(result)
+        rows = found[:limit]
+        emitter = self._emitter_for_lookups()
+        self._ask(
+            lambda: record_activity_lookup(
+                self.settings, principal.identity, actor_id, rows, source_system="pdtrail-desk", emitter=emitter,
+                wait_s=self.settings.desk.confirm_lookups_s or None,
+            )
+        )  # fmt: skip
+        return Page(rows, limit, offset, len(found) > limit)
 
     def report(
         self, principal: Principal, case: SubjectCase, kind: str, since: dt.datetime | None,

@@ -8,7 +8,8 @@
 ``backend`` is :class:`LocalQueries` over a clickhouse-connect client, or :class:`RemoteQueries`
 when another process owns the embedded store; ``pdtrail.store.open_query_backend`` picks. The
 reports (access report, complaint response, PDF, lineage picture) are in :mod:`pdtrail.queries.reports`;
-every lookup a DPO makes is recorded with :func:`record_lookup`.
+every lookup a DPO makes is recorded with :func:`record_lookup` (an actor-activity lookup with
+:func:`record_activity_lookup`).
 """
 
 from pdtrail.queries._findings import FINDING_KINDS, Finding, findings
@@ -18,7 +19,9 @@ from pdtrail.queries._meta_audit import (
     ACCESS_REQUEST,
     COMPLAINT_HANDLING,
     DPO_PURPOSES,
+    INVESTIGATION,
     ensure_recorded,
+    record_activity_lookup,
     record_lookup,
 )
 from pdtrail.queries._retention import RetentionRules
@@ -43,6 +46,7 @@ __all__ = [
     "COMPLAINT_HANDLING",
     "DPO_PURPOSES",
     "FINDING_KINDS",
+    "INVESTIGATION",
     "MAX_OFFSET",
     "MAX_ROWS",
     "Edge",
@@ -64,6 +68,7 @@ __all__ = [
     "findings",
     "load_sql",
     "query_names",
+    "record_activity_lookup",
     "record_lookup",
     "to_json_value",
 ]

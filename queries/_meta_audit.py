@@ -5,7 +5,8 @@ looked at this subject's audit trail" is answered by ``who_accessed``, like ever
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 from pdtrail.config import Settings
@@ -14,6 +15,7 @@ from pdtrail.queries.exceptions import InvalidQueryParameterError, LookupNotReco
 from pdtrail.schemas import (
     Actor,
     PersonalDataAccessed,
+    PseudonymousSubject,
     SubjectIdentifier,
     SubjectKind,
     guess_subject_kind,
@@ -25,6 +27,7 @@ logger = logging.getLogger("pdtrail.queries")
 COMPLAINT_HANDLING = "dpo.complaint_handling"
 ACCESS_REQUEST = "dpo.access_request"
 DPO_PURPOSES = (COMPLAINT_HANDLING, ACCESS_REQUEST)
+INVESTIGATION = "dpo.investigation"  # actor activity: what one employee or service did
 DPO_ROLE = "dpo"
 
 
@@ -93,19 +96,73 @@ def record_lookup(
         )
     except InvalidEventError as exc:
         raise InvalidQueryParameterError(exc.field, exc.reason) from None
+    (event_id,) = _deliver(settings, [event], emitter, wait_s)
+    logger.info("lookup %s recorded as event %s", what, event_id)
+    return event_id
+
+
+def record_activity_lookup(
+    settings: Settings,
+    actor_id: str,
+    investigated: str,
+    subjects: Sequence[Mapping[str, Any]],
+    *,
+    source_system: str = "pdtrail-cli",
+    emitter: AuditEmitter | None = None,
+    wait_s: float | None = 10.0,
+) -> list[UUID]:
+    """Record an actor-activity lookup: one access event (purpose ``dpo.investigation``) for every subject
+    in the answer, ``subjects`` being its rows (``subject``, ``subject_kind``, ``key_version``).
+
+    The answer names no identifier, but it shows each subject's pseudonymous key and what was done to
+    their data, which is processing of it; so each of them finds the lookup in ``who_accessed`` like
+    any other. The events carry the keys as they are (the SDK re-keys only raw identifiers). An empty
+    answer showed nobody's data and records nothing. Raises as :func:`record_lookup` does."""
+    try:
+        actor = Actor(type="employee", id=actor_id, role=DPO_ROLE)
+    except InvalidEventError as exc:
+        raise InvalidQueryParameterError("actor_id", exc.reason) from None
+    try:
+        events = [
+            PersonalDataAccessed(
+                subject=PseudonymousSubject(
+                    key=str(row["subject"]), key_version=int(row["key_version"]), kind=row["subject_kind"]
+                ),
+                actor=actor,
+                purpose=INVESTIGATION,
+                legal_basis="legal_obligation",
+                data_categories=_declared(settings, INVESTIGATION, ()),
+                source_system=source_system,
+                access_kind="search",
+                resource=f"audit_log/actor_activity/{investigated}",
+            )
+            for row in subjects
+        ]
+    except InvalidEventError as exc:  # the investigated actor's id goes into ``resource``
+        raise InvalidQueryParameterError("investigated" if exc.field == "resource" else exc.field, exc.reason) from None
+    ids = _deliver(settings, events, emitter, wait_s) if events else []
+    logger.info("actor activity lookup recorded for %d subjects", len(ids))
+    return ids
+
+
+def _deliver(
+    settings: Settings, events: Sequence[PersonalDataAccessed], emitter: AuditEmitter | None, wait_s: float | None
+) -> list[UUID]:
+    # With a shared emitter the caller may confirm later (the desk runs its query meanwhile); with none,
+    # a short-lived one is made and confirmed here.
     if emitter is not None:
-        event_id = _emit(emitter, event)
+        failed_before = emitter.stats.failed
+        ids = [_emit(emitter, event) for event in events]
         if wait_s is not None:
-            ensure_recorded(settings, emitter, wait_s, emitter.stats.failed)
-        return event_id
+            ensure_recorded(settings, emitter, wait_s, failed_before)
+        return ids
     own = AuditEmitter(settings)
     try:
-        event_id = _emit(own, event)
+        ids = [_emit(own, event) for event in events]
         ensure_recorded(settings, own, wait_s or 10.0, 0)
     finally:
         own.close(timeout=0)  # already persisted: do not wait a second time on a broker that is down
-    logger.info("lookup %s recorded as event %s", what, event_id)
-    return event_id
+    return ids
 
 
 def ensure_recorded(settings: Settings, emitter: AuditEmitter, wait_s: float, failed_before: int) -> None:

@@ -4,6 +4,7 @@
 SELECT
     toString(subject_key) AS subject,
     subject_kind,
+    subject_key_version AS key_version,
     count() AS events,
     min(occurred_at) AS first_at,
     max(occurred_at) AS last_at,
@@ -15,6 +16,6 @@ FROM events
 WHERE actor_id = {actor_id:String}
   AND occurred_at >= {since:DateTime64(6, 'UTC')}
   AND occurred_at < {until:DateTime64(6, 'UTC')}
-GROUP BY subject_key, subject_kind
+GROUP BY subject_key, subject_kind, subject_key_version
 ORDER BY last_at DESC, subject
 LIMIT {limit:UInt32} OFFSET {offset:UInt64}

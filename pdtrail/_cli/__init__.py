@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     activity.add_argument("--limit", type=int, default=10_000, help="at most this many subjects (default 10000)")
     activity.add_argument("--offset", type=int, default=0, help="skip this many subjects first (paging)")
     activity.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    activity.add_argument(
+        "--as", dest="actor", default="dpo",
+        help="the DPO's actor id: the lookup is recorded for every subject in the answer (purpose dpo.investigation)",
+    )  # fmt: skip
     report = add("report", _report_cmds.report, "Write the access report (Art. 15) or a complaint response.")
     report.add_argument("which", choices=["access", "complaint"], help="access: for the subject; complaint: for IMY")
     _lineage_args(report, paged=False, document=True)

@@ -24,6 +24,7 @@ from pdtrail.queries import (
     RetentionRules,
     SubjectLineage,
     actor_activity,
+    record_activity_lookup,
     record_lookup,
 )
 from pdtrail.store import open_query_backend
@@ -133,9 +134,11 @@ def graph(args: argparse.Namespace, settings: Settings, console: Console) -> int
 
 
 def actor(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    """``pdtrail actor-activity``: every subject one employee or service touched (pseudonymous keys)."""
+    """``pdtrail actor-activity``: every subject one employee or service touched (pseudonymous keys).
+    Answered once the lookup is recorded for each of those subjects, as every lookup is."""
     result = actor_activity(open_query_backend(settings), args.actor_id, args.since, args.until,
                             limit=args.limit, offset=args.offset)  # fmt: skip
+    record_activity_lookup(settings, args.actor, args.actor_id, result.as_dicts(), wait_s=5.0)
     print_result(result, args.format, f"Subjects touched by {args.actor_id}" + _span(args), console)
     return 0
 

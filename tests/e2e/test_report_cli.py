@@ -134,9 +134,19 @@ def test_every_lineage_command_answers(settings: Settings, env: dict[str, str], 
     assert "<svg" in picture.read_text()
 
     employee = next(e.actor.id for e in own if isinstance(e, PersonalDataAccessed))
-    touched = json_rows("actor-activity", employee)
+    touched = json_rows("actor-activity", employee, "--as", "dpo-7")
     assert touched and all(len(str(r["subject"])) == 64 for r in touched)  # pseudonymous keys only
     assert pnr not in json.dumps(touched)
+
+    # The investigation is itself in the log: an access by the DPO on every subject the answer showed.
+    assert run("consume", "--drain", env=env).returncode == 0
+    investigated = json_rows("actor-activity", "dpo-7")
+    assert {r["subject"] for r in investigated} == {r["subject"] for r in touched}
+    assert {(r["events"], tuple(r["purposes"])) for r in investigated} == {(1, ("dpo.investigation",))}
+    seen_by_dpo = [r for r in json_rows("who-accessed", pnr) if r["actor_id"] == "dpo-7"]
+    assert [(r["purpose"], r["resource"]) for r in seen_by_dpo] == [
+        ("dpo.investigation", f"audit_log/actor_activity/{employee}")
+    ]
 
 
 def test_bad_input_is_answered_clearly(env: dict[str, str], tmp_path: Path) -> None:

@@ -6,12 +6,14 @@ compares with the lineage queries asked directly.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import random
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +143,20 @@ def test_every_lookup_is_recorded_as_an_access_by_the_token_identity(desk: Desk)
     assert {"dpo.access_request"} <= {a["purpose"] for a in mine}
     assert {a["legal_basis"] for a in mine} == {"legal_obligation"}
     assert "audit_log/shared_with" in {a["resource"] for a in mine}
+
+
+def test_an_actor_activity_lookup_is_recorded_for_every_subject_on_the_page(desk: Desk) -> None:
+    employee, asked_at = "emp-1001", dt.datetime.now(dt.UTC)
+    page = desk.client.get(f"/api/v1/actors/{employee}/activity?limit=3", headers=desk.headers("auditor"))
+    assert page.status_code == 200, page.text
+    shown = {item["subject"] for item in page.json()["items"]}
+    assert len(shown) == 3 and page.json()["next"]  # a page of a longer answer: only its subjects were seen
+    desk.ingest()
+    since = urllib.parse.quote(asked_at.isoformat())  # the auditor's own lookups from here on
+    by_auditor = desk.client.get(f"/api/v1/actors/auditor-bo/activity?since={since}", headers=desk.headers("auditor"))
+    by_auditor = by_auditor.json()
+    assert {item["subject"] for item in by_auditor["items"]} == shown
+    assert {tuple(item["purposes"]) for item in by_auditor["items"]} == {("dpo.investigation",)}
 
 
 def test_reports_for_the_dpo_as_json_and_pdf(desk: Desk) -> None:
@@ -307,9 +323,11 @@ def test_a_lookup_neither_delivered_nor_spooled_is_not_answered(desk: Desk, tmp_
         headers = desk.headers()
         ref = http.post("/api/v1/subjects", json={"identifier": desk.subject}, headers=headers).json()["subject"]
         answer = http.get(f"/api/v1/subjects/{ref}/timeline", headers=headers)
+        activity = http.get("/api/v1/actors/emp-1001/activity", headers=headers)
     assert answer.status_code == 503
     assert "not recorded in the audit log" in answer.json()["error"]["message"]
     assert "items" not in answer.json()
+    assert activity.status_code == 503 and "items" not in activity.json()
 
 
 def test_a_lookup_kept_in_the_spool_is_answered(desk: Desk, tmp_path: Path) -> None:
