@@ -49,12 +49,19 @@ TABLE = "events"
 _T = TypeVar("_T")
 
 
+class _Abandoned(Exception):
+    """A store write of a partition's batch failed for longer than the group lets a member go without
+    polling: the partition may be another member's by now, so the batch is not written."""
+
+
 @dataclass
 class ConsumeStats:
     """What one run did. ``stored`` rows are in ClickHouse; ``dead_lettered`` went to the DLQ;
     ``duplicates_dropped`` were stored already (same event_id); ``insert_retries`` counts every store
-    write tried again (inserts, intents, checkpoints). ``state`` is starting, running, retrying (the
-    store fails: reading is paused, nothing is committed) or stopped; ``last_error`` the latest failure."""
+    write tried again (inserts, intents, checkpoints); ``batches_abandoned`` the batches left unwritten,
+    to be read again, because the store failed for most of ``max.poll.interval.ms``. ``state`` is
+    starting, running, retrying (the store fails: reading is paused, nothing is committed) or stopped;
+    ``last_error`` the latest failure."""
 
     consumed: int = 0
     stored: int = 0
@@ -62,6 +69,7 @@ class ConsumeStats:
     duplicates_dropped: int = 0
     batches: int = 0
     insert_retries: int = 0
+    batches_abandoned: int = 0
     last_insert_ms: float = 0.0
     state: str = STARTING
     last_error: str = ""
@@ -120,7 +128,12 @@ class AuditConsumer:
 
             recorder = IntegrityRecorder(settings, client, signer_from_settings(settings), producer_config(settings))
         self._recorder = recorder
-        self._consumer = Consumer(self._consumer_config(), logger=LIBRDKAFKA_LOGGER)
+        config = self._consumer_config()
+        self._consumer = Consumer(config, logger=LIBRDKAFKA_LOGGER)
+        # Past max.poll.interval.ms without a poll, Kafka gives this member's partitions to another; a
+        # batch still being retried by then could be stored twice, so retries stop short of it.
+        self._write_budget_s = 0.8 * int(config.get("max.poll.interval.ms", 300_000)) / 1000
+        self._polled_at = time.monotonic()
 
     def _consumer_config(self) -> dict[str, Any]:
         kafka = self._settings.kafka
@@ -201,7 +214,7 @@ class AuditConsumer:
                 # owner replays the whole range instead.
                 del self._batches[tp.partition]
             self._flush_partition(tp.partition)
-            self._retrying("checkpoint", functools.partial(self._recorder.maybe_checkpoint, tp.partition, force=True))
+            self._checkpoint(tp.partition, force=True)
             self._recorder.forget(tp.partition)
             self._forget(tp.partition)
 
@@ -248,6 +261,7 @@ class AuditConsumer:
             while not self._stop.is_set():
                 messages = self._consumer.consume(num_messages=min(settings.batch_size, 2000), timeout=0.2)
                 received = dt.datetime.now(dt.UTC)
+                self._polled_at = time.monotonic()
                 self._commit_resumed()  # assignment happens inside consume(); before any batch commits
                 for msg in messages:
                     self._handle(msg, received)
@@ -356,10 +370,11 @@ class AuditConsumer:
             return
         logger.warning("dead letter %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)
         self._dead_letters.send(msg, reason, error)
+        self._sent_before.add((msg.topic(), msg.partition(), msg.offset()))  # read again after an abandon
         self.stats.dead_lettered += 1
         self.metrics.dead_lettered.labels(error).inc()
 
-    def _drop_duplicates(self, batch: _Batch) -> None:
+    def _drop_duplicates(self, batch: _Batch, partition: int) -> None:
         """Keep the first row of each event_id not stored yet; count the others."""
         if not batch.rows:
             return
@@ -367,6 +382,7 @@ class AuditConsumer:
         stored = self._retrying(
             "reading stored event ids",
             lambda: {r[0] for r in self._client.query(STORED_IDS_SQL, parameters=params).result_rows},
+            partition=partition,
         )
         kept = without_duplicates(batch.rows, stored)
         dropped = len(batch.rows) - len(kept)
@@ -401,17 +417,26 @@ class AuditConsumer:
         if batch is None:
             return
         replaying = self._replay.get(partition) == (batch.first_offset, batch.last_offset)
-        self._drop_duplicates(batch)
+        intent_written = replaying
+        try:
+            self._drop_duplicates(batch, partition)
+            if batch.rows:
+                if not replaying:
+                    self._retrying(
+                        "batch intent", functools.partial(self._write_intent, partition, batch), partition=partition
+                    )
+                    intent_written = True
+                self._insert(partition, batch)
+        except _Abandoned:
+            self._abandon(partition, batch, intent_written)
+            return
         if batch.rows:
-            if not replaying:
-                self._retrying("batch intent", functools.partial(self._write_intent, partition, batch))
-            self._insert(partition, batch)
             if replaying:
                 self._recorder.resume(partition)  # some rows were there already: read them all back in order
             else:
                 self._recorder.stored(partition, batch.rows)
         self._replay.pop(partition, None)
-        self._retrying("checkpoint", lambda: self._recorder.maybe_checkpoint(partition))
+        self._checkpoint(partition)
         self._dead_letters.confirm()
         try:
             self._consumer.commit(
@@ -427,6 +452,37 @@ class AuditConsumer:
             self.metrics.stored.inc(len(batch.rows))
             self.metrics.batch_size.observe(len(batch.rows))
         self._progress()
+
+    def _checkpoint(self, partition: int, *, force: bool = False) -> None:
+        try:
+            self._retrying(
+                "checkpoint", functools.partial(self._recorder.maybe_checkpoint, partition, force=force),
+                partition=partition,
+            )  # fmt: skip
+        except _Abandoned:
+            # The rows are stored; whoever holds the partition next covers them with its own checkpoint.
+            logger.warning("partition %d: checkpoint deferred, the store failed for over %.0fs", partition,
+                           self._write_budget_s)  # fmt: skip
+
+    def _abandon(self, partition: int, batch: _Batch, intent_written: bool) -> None:
+        logger.warning(
+            "partition %d: the store failed for over %.0fs; batch %d-%d is left unwritten and read again",
+            partition, self._write_budget_s, batch.first_offset, batch.last_offset,
+        )  # fmt: skip
+        self._batches.pop(partition, None)
+        self.stats.batches_abandoned += 1
+        self.metrics.abandoned.inc()
+        if partition not in self._assigned:
+            return
+        if intent_written:
+            # Some of its months may have landed: read again, it is replayed as exactly this range.
+            self._replay[partition] = (batch.first_offset, batch.last_offset)
+        self._next[partition] = batch.first_offset
+        try:
+            self._consumer.seek(TopicPartition(self._topic, partition, batch.first_offset))
+        except KafkaException as exc:
+            # Not ours any more (the next poll says so): its next owner resumes from the store's position.
+            logger.info("partition %d: seek back failed (%s)", partition, exc)
 
     def _write_intent(self, partition: int, batch: _Batch) -> None:
         self._client.insert(
@@ -451,13 +507,14 @@ class AuditConsumer:
                         self._topic, partition, batch.first_offset, batch.last_offset, str(exc)[:300]
                     ) from None
 
-            self._retrying("insert", insert)
+            self._retrying("insert", insert, partition=partition)
         elapsed = time.perf_counter() - started
         self.stats.last_insert_ms = elapsed * 1000
         self.metrics.insert_latency.observe(elapsed)
 
-    def _retrying(self, what: str, step: Callable[[], _T]) -> _T:
-        """Run ``step`` until it succeeds, backing off; nothing is read or committed meanwhile."""
+    def _retrying(self, what: str, step: Callable[[], _T], *, partition: int | None = None) -> _T:
+        """Run ``step`` until it succeeds, backing off; nothing is read or committed meanwhile. A step
+        that writes ``partition``'s batch raises _Abandoned instead once the group may have moved it."""
         delay = 0.5
         while True:
             try:
@@ -474,6 +531,8 @@ class AuditConsumer:
                 self.stats.last_error = f"{what} failed: {str(exc).splitlines()[0][:300] if str(exc) else exc!r}"
                 self.stats.last_error_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
                 self._set_state(RETRYING)
+                if partition is not None and time.monotonic() - self._polled_at + delay > self._write_budget_s:
+                    raise _Abandoned(what) from None
                 logger.error("%s failed: %s; retrying in %.1fs", what, exc, delay)
                 self._progress()
                 self._stop.wait(delay)

@@ -48,6 +48,11 @@ class ConsumerMetrics:
             "pdtrail_consumer_duplicates_dropped", "Messages whose event_id was stored already.", registry=r
         )
         self.retries = Counter("pdtrail_consumer_store_retries", "Store writes tried again.", registry=r)
+        self.abandoned = Counter(
+            "pdtrail_consumer_batches_abandoned",
+            "Batches left unwritten (to be read again) after the store failed for most of max.poll.interval.ms.",
+            registry=r,
+        )
         self.up = Gauge("pdtrail_consumer_healthy", "1 while the consumer runs normally, else 0.", registry=r)
 
     def render(self) -> bytes:

@@ -383,6 +383,68 @@ def test_two_consumers_and_rebalances(settings: Settings, fault_tally: Any) -> N
     assert len(letters) == planted
 
 
+# -- one consumer cut off from the store for longer than max.poll.interval.ms ---------------------------
+
+
+class _CutOff:
+    """A clickhouse-connect client whose inserts fail while ``cut`` is set.
+
+    A mock, and the only one in this suite: the fault is one consumer losing the store while another
+    keeps it (a network partition between one host and a ClickHouse server). The embedded engine is one
+    store per process, shared by both consumers here, so the real part cannot be made to fail for one
+    of them alone."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.cut = threading.Event()
+
+    def insert(self, table: str, *args: Any, **kwargs: Any) -> Any:
+        if self.cut.is_set():
+            raise OSError("connection refused: this consumer is cut off from the store")
+        return self._client.insert(table, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_consumer_cut_off_from_the_store_past_its_poll_interval(settings: Settings, fault_tally: Any) -> None:
+    """A's inserts fail for longer than max.poll.interval.ms, so Kafka takes its partitions and B stores
+    them. When A's store comes back, the batch it held belongs to B: A must not write it as well."""
+    groups = {**FAST_GROUPS, "max.poll.interval.ms": 8000}
+    own = _with(settings, kafka={"partitions": 4, "consumer": groups}, batch_size=500, linger_s=0.2)
+    ensure_topics(own)
+    apply_migrations(connect(own))
+    stream, distinct, planted = _stream(own, 12_000, seed=97)
+    reader, cut_off = connect(own), _CutOff(connect(own))
+    first, second = AuditConsumer(own, cut_off), AuditConsumer(own, connect(own))
+    started = time.monotonic()
+    producing = _in_thread(lambda: _produce(own, stream, chunk=400, pause_s=0.3))
+    run_first = _in_thread(first.run)
+    _wait(lambda: first.stats.stored > 0, 120, "A to store")
+    cut_off.cut.set()
+    _wait(lambda: first.stats.state == "retrying", 60, "A to notice")
+    run_second = _in_thread(second.run)
+    _wait(lambda: second.stats.stored > 0, 120, "B to take over A's partitions")
+    time.sleep(10)  # A stays cut off well past its poll interval while B stores
+    cut_off.cut.clear()
+    _wait(lambda: first.stats.state == "running", 120, "A to recover")
+    producing.join(180)
+    _wait(lambda: _count(reader) >= distinct and not first._batches and not second._batches, 240, "the rest stored")
+    time.sleep(2)  # anything A would still write twice lands now
+    first.stop(), second.stop()
+    run_first.join(120), run_second.join(120)
+    rows, ids = stored_counts(reader)
+    letters = read_dead_letters(own)
+    fault_tally.record(
+        "consumer cut off from the store past its poll interval", emitted=distinct, stored=rows,
+        duplicated=rows - ids, dead_lettered=len(letters), planted_poison=planted, seconds=time.monotonic() - started,
+        stored_by_a=first.stats.stored, stored_by_b=second.stats.stored, abandoned_by_a=first.stats.batches_abandoned,
+    )  # fmt: skip
+    assert first.stats.insert_retries > 0 and second.stats.stored > 0  # A was cut off while B stored
+    assert rows == distinct and ids == rows, f"stored {rows} rows, {ids} distinct, of {distinct}"
+    assert len(letters) == planted
+
+
 # -- one broker of three killed under load ------------------------------------------------------------
 
 
