@@ -9,6 +9,7 @@ than are stored, so a crash between two months neither loses nor doubles. An eve
 stored already (the SDK's spool delivers at least once) is dropped and counted, not stored again.
 On revocation a partition's batch is stored and committed while the partition is still ours; on
 assignment the positions are read again from the store, so a rebalance neither loses nor doubles.
+The store's reads and writes, and the back-off they are retried with, are in ``_store_writes``.
 """
 
 from __future__ import annotations
@@ -19,20 +20,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pdtrail.config import Settings
-from pdtrail.consumers._batches import by_month, insert_token, stored_ids_parameters, without_duplicates
 from pdtrail.consumers._dead_letter import DeadLetterWriter
-from pdtrail.consumers._metrics import RETRYING, RUNNING, STARTING, STOPPED, ConsumerMetrics, MetricsServer
+from pdtrail.consumers._metrics import RUNNING, STOPPED, ConsumerMetrics, MetricsServer
 from pdtrail.consumers._redrive import recent_origins
-from pdtrail.consumers._rows import COLUMNS, event_row
-from pdtrail.consumers.exceptions import StoreWriteError
+from pdtrail.consumers._rows import event_row
+from pdtrail.consumers._store_writes import Abandoned, Batch, ConsumeStats, StoreWrites
 from pdtrail.errors import LIBRDKAFKA_LOGGER
 from pdtrail.producers import producer_config
 from pdtrail.schemas import EventCodec, InvalidEventError, UndecodableMessageError, UnknownSchemaError
@@ -41,47 +39,7 @@ if TYPE_CHECKING:
     from pdtrail.integrity import IntegrityRecorder
 
 logger = logging.getLogger("pdtrail.consumers")
-POSITIONS_SQL = (Path(__file__).parent / "positions.sql").read_text()
-LAST_BATCH_SQL = (Path(__file__).parent / "last_batch.sql").read_text()
-RANGE_STORED_SQL = (Path(__file__).parent / "range_stored.sql").read_text()
-STORED_IDS_SQL = (Path(__file__).parent / "stored_ids.sql").read_text()
-TABLE = "events"
-_T = TypeVar("_T")
-
-
-class _Abandoned(Exception):
-    """A store write of a partition's batch failed for longer than the group lets a member go without
-    polling: the partition may be another member's by now, so the batch is not written."""
-
-
-@dataclass
-class ConsumeStats:
-    """What one run did. ``stored`` rows are in ClickHouse; ``dead_lettered`` went to the DLQ;
-    ``duplicates_dropped`` were stored already (same event_id); ``insert_retries`` counts every store
-    write tried again (inserts, intents, checkpoints); ``batches_abandoned`` the batches left unwritten,
-    to be read again, because the store failed for most of ``max.poll.interval.ms``. ``state`` is
-    starting, running, retrying (the store fails: reading is paused, nothing is committed) or stopped;
-    ``last_error`` the latest failure."""
-
-    consumed: int = 0
-    stored: int = 0
-    dead_lettered: int = 0
-    duplicates_dropped: int = 0
-    batches: int = 0
-    insert_retries: int = 0
-    batches_abandoned: int = 0
-    last_insert_ms: float = 0.0
-    state: str = STARTING
-    last_error: str = ""
-    last_error_at: str = ""
-
-
-@dataclass
-class _Batch:
-    rows: list[list[Any]] = field(default_factory=list)
-    first_offset: int = -1
-    last_offset: int = -1
-    since: float = field(default_factory=time.monotonic)
+__all__ = ["AuditConsumer", "ConsumeStats"]
 
 
 class AuditConsumer:
@@ -106,7 +64,6 @@ class AuditConsumer:
         metrics: ConsumerMetrics | None = None,
     ) -> None:
         self._settings = settings
-        self._client = client
         self._codec = codec or EventCodec()
         self._on_progress = on_progress
         self._topic = settings.kafka.topic
@@ -118,7 +75,7 @@ class AuditConsumer:
         self._lag: dict[int, int] = {}  # partition -> messages behind its high watermark, once known
         self._resumed: dict[int, int] = {}  # partition -> offset the store is ahead of the group's commit
         self._sent_before: set[tuple[str | None, int | None, int | None]] = set()
-        self._batches: dict[int, _Batch] = {}
+        self._batches: dict[int, Batch] = {}
         self._assigned: set[int] = set()
         self._replay: dict[int, tuple[int, int]] = {}  # partition -> offset range of an unfinished batch
         self._at_end: set[int] = set()
@@ -130,10 +87,15 @@ class AuditConsumer:
         self._recorder = recorder
         config = self._consumer_config()
         self._consumer = Consumer(config, logger=LIBRDKAFKA_LOGGER)
-        # Past max.poll.interval.ms without a poll, Kafka gives this member's partitions to another; a
-        # batch still being retried by then could be stored twice, so retries stop short of it.
-        self._write_budget_s = 0.8 * int(config.get("max.poll.interval.ms", 300_000)) / 1000
-        self._polled_at = time.monotonic()
+        self._store = StoreWrites(
+            client,
+            self._topic,
+            stats=self.stats,
+            metrics=self.metrics,
+            stop=self._stop,
+            progress=self._progress,
+            max_poll_interval_ms=int(config.get("max.poll.interval.ms", 300_000)),
+        )
 
     def _consumer_config(self) -> dict[str, Any]:
         kafka = self._settings.kafka
@@ -156,22 +118,15 @@ class AuditConsumer:
 
     def stored_positions(self) -> dict[int, int]:
         """Highest stored offset per partition of the topic."""
-        result = self._client.query(POSITIONS_SQL, parameters={"topic": self._topic})
-        return {int(p): int(o) for p, o in result.result_rows}
+        return self._store.stored_positions()
 
     def unfinished_batch(self, partition: int) -> tuple[int, int] | None:
         """The offset range of the partition's last batch if fewer of its rows are stored than promised."""
-        params = {"topic": self._topic, "partition": partition}
-        rows = self._client.query(LAST_BATCH_SQL, parameters=params).result_rows
-        if not rows:
-            return None
-        first, last, promised = (int(value) for value in rows[0])
-        counted = self._client.query(RANGE_STORED_SQL, parameters={**params, "first": first, "last": last})
-        return (first, last) if int(counted.result_rows[0][0]) < promised else None
+        return self._store.unfinished_batch(partition)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Read the positions from the store every time: another consumer may have stored since.
-        stored = self._retrying("reading stored positions", self.stored_positions)
+        stored = self._store.retrying("reading stored positions", self._store.stored_positions)
         committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}
         for tp in partitions:
             self._replay.pop(tp.partition, None)
@@ -180,7 +135,9 @@ class AuditConsumer:
             if resume > 0 and resume > committed.get(tp.partition, OFFSET_INVALID):
                 tp.offset = resume
                 self._resumed[tp.partition] = resume
-            unfinished = self._retrying("reading batch intents", functools.partial(self.unfinished_batch, tp.partition))
+            unfinished = self._store.retrying(
+                "reading batch intents", functools.partial(self._store.unfinished_batch, tp.partition)
+            )
             if unfinished is not None:
                 logger.warning("partition %d: batch %d-%d was cut short; replaying it", tp.partition, *unfinished)
                 self._replay[tp.partition] = unfinished
@@ -190,7 +147,7 @@ class AuditConsumer:
             self._next[tp.partition] = max(start, 0)
         self._remember_dead_letters(len(partitions))
         for tp in partitions:
-            self._retrying("resuming checkpoints", functools.partial(self._recorder.resume, tp.partition))
+            self._store.retrying("resuming checkpoints", functools.partial(self._recorder.resume, tp.partition))
         consumer.assign(partitions)
         self._assigned = {tp.partition for tp in partitions}
         self._at_end -= self._assigned
@@ -255,13 +212,13 @@ class AuditConsumer:
         self._consumer.subscribe(
             [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
-        self._set_state(RUNNING)
+        self._store.set_state(RUNNING)
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
                 messages = self._consumer.consume(num_messages=min(settings.batch_size, 2000), timeout=0.2)
                 received = dt.datetime.now(dt.UTC)
-                self._polled_at = time.monotonic()
+                self._store.polled_at = time.monotonic()
                 self._commit_resumed()  # assignment happens inside consume(); before any batch commits
                 for msg in messages:
                     self._handle(msg, received)
@@ -276,19 +233,15 @@ class AuditConsumer:
                     break
             self._flush_all()
             # Everything stored is covered when a run ends, so a drained log verifies to its last row.
-            self._retrying("checkpoint", self._recorder.checkpoint_all)
+            self._store.retrying("checkpoint", self._recorder.checkpoint_all)
         finally:
-            self._set_state(STOPPED)
+            self._store.set_state(STOPPED)
             self._consumer.close()
             self._dead_letters.close()
             if server is not None:
                 server.stop()
             self._progress()
         return self.stats
-
-    def _set_state(self, state: str) -> None:
-        self.stats.state = state
-        self.metrics.up.set(1 if state == RUNNING else 0)
 
     def _update_lag(self) -> None:
         now = time.monotonic()
@@ -341,7 +294,7 @@ class AuditConsumer:
         self._at_end.discard(partition)
         self.stats.consumed += 1
         self.metrics.consumed.inc()
-        batch = self._batches.setdefault(partition, _Batch())
+        batch = self._batches.setdefault(partition, Batch())
         if batch.first_offset < 0:
             batch.first_offset = offset
         batch.last_offset = offset
@@ -374,23 +327,13 @@ class AuditConsumer:
         self.stats.dead_lettered += 1
         self.metrics.dead_lettered.labels(error).inc()
 
-    def _drop_duplicates(self, batch: _Batch, partition: int) -> None:
+    def _drop_duplicates(self, partition: int, batch: Batch) -> None:
         """Keep the first row of each event_id not stored yet; count the others."""
-        if not batch.rows:
-            return
-        params = stored_ids_parameters(batch.rows)
-        stored = self._retrying(
-            "reading stored event ids",
-            lambda: {r[0] for r in self._client.query(STORED_IDS_SQL, parameters=params).result_rows},
-            partition=partition,
-        )
-        kept = without_duplicates(batch.rows, stored)
-        dropped = len(batch.rows) - len(kept)
+        dropped = self._store.drop_stored(partition, batch)
         if dropped:
             logger.info("dropped %d events stored already (same event_id)", dropped)
             self.stats.duplicates_dropped += dropped
             self.metrics.duplicates.inc(dropped)
-            batch.rows = [list(row) for row in kept]
 
     def _flush_due(self) -> None:
         settings = self._settings.consumer
@@ -419,15 +362,13 @@ class AuditConsumer:
         replaying = self._replay.get(partition) == (batch.first_offset, batch.last_offset)
         intent_written = replaying
         try:
-            self._drop_duplicates(batch, partition)
+            self._drop_duplicates(partition, batch)
             if batch.rows:
                 if not replaying:
-                    self._retrying(
-                        "batch intent", functools.partial(self._write_intent, partition, batch), partition=partition
-                    )
+                    self._store.write_intent(partition, batch)
                     intent_written = True
-                self._insert(partition, batch)
-        except _Abandoned:
+                self._store.insert(partition, batch)
+        except Abandoned:
             self._abandon(partition, batch, intent_written)
             return
         if batch.rows:
@@ -455,19 +396,19 @@ class AuditConsumer:
 
     def _checkpoint(self, partition: int, *, force: bool = False) -> None:
         try:
-            self._retrying(
+            self._store.retrying(
                 "checkpoint", functools.partial(self._recorder.maybe_checkpoint, partition, force=force),
                 partition=partition,
             )  # fmt: skip
-        except _Abandoned:
+        except Abandoned:
             # The rows are stored; whoever holds the partition next covers them with its own checkpoint.
             logger.warning("partition %d: checkpoint deferred, the store failed for over %.0fs", partition,
-                           self._write_budget_s)  # fmt: skip
+                           self._store.write_budget_s)  # fmt: skip
 
-    def _abandon(self, partition: int, batch: _Batch, intent_written: bool) -> None:
+    def _abandon(self, partition: int, batch: Batch, intent_written: bool) -> None:
         logger.warning(
             "partition %d: the store failed for over %.0fs; batch %d-%d is left unwritten and read again",
-            partition, self._write_budget_s, batch.first_offset, batch.last_offset,
+            partition, self._store.write_budget_s, batch.first_offset, batch.last_offset,
         )  # fmt: skip
         self._batches.pop(partition, None)
         self.stats.batches_abandoned += 1
@@ -483,60 +424,6 @@ class AuditConsumer:
         except KafkaException as exc:
             # Not ours any more (the next poll says so): its next owner resumes from the store's position.
             logger.info("partition %d: seek back failed (%s)", partition, exc)
-
-    def _write_intent(self, partition: int, batch: _Batch) -> None:
-        self._client.insert(
-            "ingest_batches",
-            [[self._topic, partition, batch.first_offset, batch.last_offset, len(batch.rows)]],
-            column_names=["topic", "partition", "first_offset", "last_offset", "rows"],
-        )
-
-    def _insert(self, partition: int, batch: _Batch) -> None:
-        started = time.perf_counter()
-        for month, rows in by_month(batch.rows).items():
-            # Per month, so each insert is one part (atomic); the token makes a retry a no-op if it landed.
-            token = insert_token(self._topic, partition, batch.first_offset, batch.last_offset, month)
-
-            def insert(rows: list[Any] = rows, token: str = token) -> None:
-                try:
-                    self._client.insert(
-                        TABLE, rows, column_names=COLUMNS, settings={"insert_deduplication_token": token}
-                    )
-                except Exception as exc:
-                    raise StoreWriteError(
-                        self._topic, partition, batch.first_offset, batch.last_offset, str(exc)[:300]
-                    ) from None
-
-            self._retrying("insert", insert, partition=partition)
-        elapsed = time.perf_counter() - started
-        self.stats.last_insert_ms = elapsed * 1000
-        self.metrics.insert_latency.observe(elapsed)
-
-    def _retrying(self, what: str, step: Callable[[], _T], *, partition: int | None = None) -> _T:
-        """Run ``step`` until it succeeds, backing off; nothing is read or committed meanwhile. A step
-        that writes ``partition``'s batch raises _Abandoned instead once the group may have moved it."""
-        delay = 0.5
-        while True:
-            try:
-                result = step()
-                if self.stats.state == RETRYING:
-                    logger.warning("%s succeeded again; running", what)
-                    self._set_state(RUNNING)
-                return result
-            except Exception as exc:
-                if self._stop.is_set():
-                    raise
-                self.stats.insert_retries += 1
-                self.metrics.retries.inc()
-                self.stats.last_error = f"{what} failed: {str(exc).splitlines()[0][:300] if str(exc) else exc!r}"
-                self.stats.last_error_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-                self._set_state(RETRYING)
-                if partition is not None and time.monotonic() - self._polled_at + delay > self._write_budget_s:
-                    raise _Abandoned(what) from None
-                logger.error("%s failed: %s; retrying in %.1fs", what, exc, delay)
-                self._progress()
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
 
     def _progress(self) -> None:
         if self._on_progress is not None:

@@ -50,10 +50,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     write = terminalreporter.write_line
     terminalreporter.section("fault tallies")
-    write(f"{'fault':<48} {'emitted':>9} {'stored':>9} {'doubled':>8} {'DLQ':>5} {'planted':>8} {'s':>7}")
+    width = max(len("fault"), *(len(t.fault) for t in _TALLIES))
+    write(f"{'fault':<{width}} {'emitted':>9} {'stored':>9} {'doubled':>8} {'DLQ':>5} {'planted':>8} {'s':>7}")
     for t in _TALLIES:
         write(
-            f"{t.fault[:48]:<48} {t.emitted:>9} {t.stored:>9} {t.duplicated:>8} {t.dead_lettered:>5}"
+            f"{t.fault:<{width}} {t.emitted:>9} {t.stored:>9} {t.duplicated:>8} {t.dead_lettered:>5}"
             f" {t.planted_poison:>8} {t.seconds:>7.1f}"
         )
     target = os.environ.get("FAULTS_REPORT")
