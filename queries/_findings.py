@@ -8,13 +8,14 @@ default the current one — without copying it into the store.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pdtrail.queries._runner import ALL_SUBJECTS, QueryBackend, load_sql
-from pdtrail.queries.exceptions import InvalidQueryParameterError
+from pdtrail.queries._runner import ALL_SUBJECTS, EVERY_FINDING, QueryBackend, load_sql
+from pdtrail.queries.exceptions import InvalidQueryParameterError, QueryError, StoreUnavailableError
 from pdtrail.schemas import ProcessingRegister, load_register
 
 # In the order a DPO reads them: the subject's own choices first, then the register's rules, then time.
@@ -30,6 +31,7 @@ FINDING_KINDS: dict[str, str] = {
     "after_retention": "data still processed after its retention period",
     "late_answer": "a rights request not answered within one month (GDPR Art. 12(3))",
 }
+logger = logging.getLogger("pdtrail.queries")
 _EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _LATEST = dt.datetime(2299, 12, 31, tzinfo=dt.UTC)
 _PARAM = re.compile(r"\{(\w+):")
@@ -102,13 +104,30 @@ def findings(
         **register.rules,
         **register.retention_params(),
     }
+    if subject_keys and not kinds:
+        try:
+            rows = _run(backend, EVERY_FINDING, available)
+        except StoreUnavailableError:
+            raise
+        except QueryError as exc:
+            # A ClickHouse server without materialized CTEs refuses it: one query per kind answers the same.
+            logger.warning("findings as one query failed (%s); asking kind by kind", exc)
+        else:
+            order = {kind: i for i, kind in enumerate(FINDING_KINDS)}
+            return sorted((_finding(row) for row in rows), key=lambda f: order[f.kind])  # stable: keeps time order
     found: list[Finding] = []
     for kind in kinds or FINDING_KINDS:
         name = f"finding_{kind}" if subject_keys else f"finding_{kind}{ALL_SUBJECTS}"
-        wanted = set(_PARAM.findall(load_sql(name)))
-        result = backend.run(name, {k: v for k, v in available.items() if k in wanted})
-        for row in result.as_dicts():
-            key = row["subject_key"]  # FixedString comes back as bytes locally, as text from the owner
-            key = key.decode() if isinstance(key, bytes) else key
-            found.append(Finding(**{**row, "subject_key": key, "event_id": str(row["event_id"])}))
+        found += [_finding(row) for row in _run(backend, name, available)]
     return found
+
+
+def _run(backend: QueryBackend, name: str, available: dict[str, Any]) -> list[dict[str, Any]]:
+    wanted = set(_PARAM.findall(load_sql(name)))
+    return backend.run(name, {k: v for k, v in available.items() if k in wanted}).as_dicts()
+
+
+def _finding(row: dict[str, Any]) -> Finding:
+    key = row["subject_key"]  # FixedString comes back as bytes locally, as text from the owner
+    key = key.decode() if isinstance(key, bytes) else key
+    return Finding(**{**row, "subject_key": key, "event_id": str(row["event_id"])})
