@@ -27,10 +27,16 @@ TABS = {
     "timeline": "Timeline",
     "who_accessed": "Who accessed",
     "shared_with": "Shared with",
+    "sources": "Sources",
+    "credit_checks": "Credit checks",
+    "consent_state": "Consent",
+    "retention_status": "Retention",
     "lineage": "Lineage",
     "findings": "Findings",
     "reports": "Reports",
 }
+PAGED_TABS = ("timeline", "who_accessed", "shared_with", "sources", "credit_checks")
+STATE_TABS = ("consent_state", "retention_status")  # as they stood at the end of the period (default now)
 PAGE_SIZE = 100
 
 
@@ -168,12 +174,15 @@ def subject_page(reference: str, tab: str, request: Request) -> Response:
     }  # fmt: skip
     window = {k: v for k, v in (("since", context["since"]), ("until", context["until"])) if v}
     context["window"] = urlencode(window)
-    if tab in ("timeline", "who_accessed", "shared_with"):
+    if tab in PAGED_TABS:
         page = desk.page(who, case, tab, since, until, PAGE_SIZE, offset)
         context["rows"] = page.rows
         context["columns"] = _columns(tab, page.rows)
         context["next"] = f"?{urlencode({**window, 'offset': offset + PAGE_SIZE})}" if page.has_more else None
         context["previous"] = f"?{urlencode({**window, 'offset': max(0, offset - PAGE_SIZE)})}" if offset else None
+    elif tab in STATE_TABS:
+        context["rows"] = rows = desk.state_at(who, case, tab, until)
+        context["columns"] = _columns(tab, rows)
     elif tab == "lineage":
         graph = desk.graph(who, case, since, until)
         context["graph"] = graph.as_dict() if hasattr(graph, "as_dict") else graph
