@@ -30,7 +30,7 @@ from pdtrail.consumers._dead_letter import DeadLetterWriter
 from pdtrail.consumers._metrics import RUNNING, STOPPED, ConsumerMetrics, MetricsServer
 from pdtrail.consumers._redrive import recent_origins
 from pdtrail.consumers._rows import event_row
-from pdtrail.consumers._store_writes import Abandoned, Batch, ConsumeStats, StoreWrites
+from pdtrail.consumers._store_writes import Abandoned, Batch, ConsumeStats, StoreWrites, first_line
 from pdtrail.errors import LIBRDKAFKA_LOGGER
 from pdtrail.producers import producer_config
 from pdtrail.schemas import EventCodec, InvalidEventError, UndecodableMessageError, UnknownSchemaError
@@ -79,6 +79,8 @@ class AuditConsumer:
         self._assigned: set[int] = set()
         self._replay: dict[int, tuple[int, int]] = {}  # partition -> offset range of an unfinished batch
         self._at_end: set[int] = set()
+        self._leave = False  # the store failed a batch past the write budget: step aside until it answers
+        self._stepping_aside = False
         self._dead_letters = DeadLetterWriter(producer_config(settings), settings.kafka.dead_letter_topic)
         if recorder is None:
             from pdtrail.integrity import IntegrityRecorder, signer_from_settings  # imports consumers itself
@@ -125,8 +127,21 @@ class AuditConsumer:
         return self._store.unfinished_batch(partition)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self._resume_positions(consumer, partitions)
+        except Abandoned:
+            # Kafka's assignment stands until this member leaves, but nothing of it is read here
+            # (the partitions are not in _assigned): the next owner starts from the store's position.
+            logger.warning("the store failed while partitions were assigned; leaving them to other members")
+            self._assigned = set()
+            self._leave = True
+        consumer.assign(partitions)
+        self._at_end -= self._assigned
+        logger.info("assigned partitions %s", sorted(self._assigned))
+
+    def _resume_positions(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Read the positions from the store every time: another consumer may have stored since.
-        stored = self._store.retrying("reading stored positions", self._store.stored_positions)
+        stored = self._store.retrying("reading stored positions", self._store.stored_positions, bounded=True)
         committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}
         for tp in partitions:
             self._replay.pop(tp.partition, None)
@@ -136,7 +151,7 @@ class AuditConsumer:
                 tp.offset = resume
                 self._resumed[tp.partition] = resume
             unfinished = self._store.retrying(
-                "reading batch intents", functools.partial(self._store.unfinished_batch, tp.partition)
+                "reading batch intents", functools.partial(self._store.unfinished_batch, tp.partition), bounded=True
             )
             if unfinished is not None:
                 logger.warning("partition %d: batch %d-%d was cut short; replaying it", tp.partition, *unfinished)
@@ -147,11 +162,9 @@ class AuditConsumer:
             self._next[tp.partition] = max(start, 0)
         self._remember_dead_letters(len(partitions))
         for tp in partitions:
-            self._store.retrying("resuming checkpoints", functools.partial(self._recorder.resume, tp.partition))
-        consumer.assign(partitions)
+            resume = functools.partial(self._recorder.resume, tp.partition)
+            self._store.retrying("resuming checkpoints", resume, bounded=True)
         self._assigned = {tp.partition for tp in partitions}
-        self._at_end -= self._assigned
-        logger.info("assigned partitions %s", sorted(self._assigned))
 
     def _remember_dead_letters(self, partitions: int) -> None:
         # The uncommitted tail of a partition is at most a batch; its poison may be in the DLQ already.
@@ -163,6 +176,10 @@ class AuditConsumer:
             self._sent_before = set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._stepping_aside:
+            # Leaving because the store does not answer: nothing more is written from here.
+            self._on_lost(consumer, partitions)
+            return
         # Store what was read from these partitions while they are still ours to commit.
         for tp in partitions:
             batch, replay = self._batches.get(tp.partition), self._replay.get(tp.partition)
@@ -178,9 +195,9 @@ class AuditConsumer:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Lost, not revoked: another member may own them already, so nothing of theirs is stored or committed.
         logger.warning(
-            "partitions %s lost; their unstored batches are left to the next owner",
-            sorted(tp.partition for tp in partitions),
-        )
+            "partitions %s %s; their unstored batches are left to the next owner",
+            sorted(tp.partition for tp in partitions), "given up" if self._stepping_aside else "lost",
+        )  # fmt: skip
         for tp in partitions:
             self._batches.pop(tp.partition, None)
             self._recorder.forget(tp.partition)
@@ -209,9 +226,7 @@ class AuditConsumer:
         if settings.metrics_port:
             server = MetricsServer(self.metrics, self.health, port=settings.metrics_port).start()
             logger.info("metrics on http://127.0.0.1:%d/metrics", server.port)
-        self._consumer.subscribe(
-            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-        )
+        self._subscribe()
         self._store.set_state(RUNNING)
         idle_since = time.monotonic()
         try:
@@ -225,6 +240,9 @@ class AuditConsumer:
                 if messages:
                     idle_since = time.monotonic()
                 self._flush_due()
+                if self._leave:
+                    self._step_aside()
+                    idle_since = time.monotonic()
                 self._update_lag()
                 if drain and self._drained():
                     break
@@ -242,6 +260,43 @@ class AuditConsumer:
                 server.stop()
             self._progress()
         return self.stats
+
+    def _subscribe(self) -> None:
+        self._consumer.subscribe(
+            [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+
+    def _step_aside(self) -> None:
+        """Leave the group while the store does not answer, so that members whose store does take the
+        partitions instead of waiting here; join again once it answers."""
+        self._leave = False
+        self.stats.left_group += 1
+        logger.warning(
+            "the store failed for over %.0fs: leaving the group until it answers", self._store.write_budget_s
+        )
+        self._stepping_aside = True
+        self._batches.clear()  # read, not stored, not committed: the next owner reads them again
+        try:
+            self._consumer.unsubscribe()
+            delay = 0.5
+            while not self._stop.is_set():
+                self._consumer.consume(num_messages=1, timeout=0.1)  # serves the revocation; reads nothing
+                if self._assigned:
+                    continue
+                try:
+                    self._store.stored_positions()
+                    break
+                except Exception as exc:
+                    self.stats.last_error = f"store still failing: {first_line(exc)}"
+                    self._progress()
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, 30.0)
+        finally:
+            self._stepping_aside = False
+        if not self._stop.is_set():
+            logger.warning("the store answers again: joining the group")
+            self._subscribe()
+            self._store.set_state(RUNNING)
 
     def _update_lag(self) -> None:
         now = time.monotonic()
@@ -398,7 +453,7 @@ class AuditConsumer:
         try:
             self._store.retrying(
                 "checkpoint", functools.partial(self._recorder.maybe_checkpoint, partition, force=force),
-                partition=partition,
+                bounded=True,
             )  # fmt: skip
         except Abandoned:
             # The rows are stored; whoever holds the partition next covers them with its own checkpoint.
@@ -415,6 +470,7 @@ class AuditConsumer:
         self.metrics.abandoned.inc()
         if partition not in self._assigned:
             return
+        self._leave = True
         if intent_written:
             # Some of its months may have landed: read again, it is replayed as exactly this range.
             self._replay[partition] = (batch.first_offset, batch.last_offset)

@@ -35,6 +35,11 @@ TABLE = "events"
 _T = TypeVar("_T")
 
 
+def first_line(exc: BaseException) -> str:
+    """What a failure says, short enough for a health answer."""
+    return str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
+
+
 class Abandoned(Exception):
     """A store write of a partition's batch failed for longer than the group lets a member go without
     polling: the partition may be another member's by now, so the batch is not written."""
@@ -43,11 +48,12 @@ class Abandoned(Exception):
 @dataclass
 class ConsumeStats:
     """What one run did. ``stored`` rows are in ClickHouse; ``dead_lettered`` went to the DLQ;
-    ``duplicates_dropped`` were stored already (same event_id); ``insert_retries`` counts every store
-    write tried again (inserts, intents, checkpoints); ``batches_abandoned`` the batches left unwritten,
-    to be read again, because the store failed for most of ``max.poll.interval.ms``. ``state`` is
-    starting, running, retrying (the store fails: reading is paused, nothing is committed) or stopped;
-    ``last_error`` the latest failure."""
+        ``duplicates_dropped`` were stored already (same event_id); ``insert_retries`` counts every store
+        write tried again (inserts, intents, checkpoints); ``batches_abandoned`` the batches left unwritten,
+        to be read again, because the store failed for most of ``max.poll.interval.ms``, and ``left_group``
+    how often the consumer then left its group until the store answered again. ``state`` is
+        starting, running, retrying (the store fails: reading is paused, nothing is committed) or stopped;
+        ``last_error`` the latest failure."""
 
     consumed: int = 0
     stored: int = 0
@@ -56,6 +62,7 @@ class ConsumeStats:
     batches: int = 0
     insert_retries: int = 0
     batches_abandoned: int = 0
+    left_group: int = 0
     last_insert_ms: float = 0.0
     state: str = STARTING
     last_error: str = ""
@@ -106,9 +113,10 @@ class StoreWrites:
         self._stats.state = state
         self._metrics.up.set(1 if state == RUNNING else 0)
 
-    def retrying(self, what: str, step: Callable[[], _T], *, partition: int | None = None) -> _T:
-        """Run ``step`` until it succeeds, backing off; nothing is read or committed meanwhile. A step
-        that writes ``partition``'s batch raises Abandoned instead once the group may have moved it."""
+    def retrying(self, what: str, step: Callable[[], _T], *, bounded: bool = False) -> _T:
+        """Run ``step`` until it succeeds, backing off; nothing is read or committed meanwhile. A
+        ``bounded`` step (a batch's writes, an assignment's reads) raises Abandoned instead once the
+        group may have moved the partition."""
         delay = 0.5
         while True:
             try:
@@ -122,10 +130,10 @@ class StoreWrites:
                     raise
                 self._stats.insert_retries += 1
                 self._metrics.retries.inc()
-                self._stats.last_error = f"{what} failed: {str(exc).splitlines()[0][:300] if str(exc) else exc!r}"
+                self._stats.last_error = f"{what} failed: {first_line(exc)}"
                 self._stats.last_error_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
                 self.set_state(RETRYING)
-                if partition is not None and time.monotonic() - self.polled_at + delay > self.write_budget_s:
+                if bounded and time.monotonic() - self.polled_at + delay > self.write_budget_s:
                     raise Abandoned(what) from None
                 logger.error("%s failed: %s; retrying in %.1fs", what, exc, delay)
                 self._progress()
@@ -159,7 +167,7 @@ class StoreWrites:
         stored = self.retrying(
             "reading stored event ids",
             lambda: {r[0] for r in self._client.query(STORED_IDS_SQL, parameters=params).result_rows},
-            partition=partition,
+            bounded=True,
         )
         kept = without_duplicates(batch.rows, stored)
         dropped = len(batch.rows) - len(kept)
@@ -175,7 +183,7 @@ class StoreWrites:
             lambda: self._client.insert(
                 "ingest_batches", [row], column_names=["topic", "partition", "first_offset", "last_offset", "rows"]
             ),
-            partition=partition,
+            bounded=True,
         )
 
     def insert(self, partition: int, batch: Batch) -> None:
@@ -194,7 +202,7 @@ class StoreWrites:
                         self._topic, partition, batch.first_offset, batch.last_offset, str(exc)[:300]
                     ) from None
 
-            self.retrying("insert", insert, partition=partition)
+            self.retrying("insert", insert, bounded=True)
         elapsed = time.perf_counter() - started
         self._stats.last_insert_ms = elapsed * 1000
         self._metrics.insert_latency.observe(elapsed)
