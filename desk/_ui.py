@@ -129,6 +129,26 @@ async def search(request: Request) -> Response:
     return RedirectResponse(f"/subjects/{case.reference}/timeline", status_code=303)
 
 
+@router.get("/actors", response_class=HTMLResponse)
+def actor_activity(request: Request) -> Response:
+    who, desk = _principal(request), _desk(request)
+    actor = request.query_params.get("actor", "").strip()
+    since, until = request.query_params.get("since", ""), request.query_params.get("until", "")
+    context: dict[str, Any] = {
+        "who": who, "actor": actor, "since": since, "until": until, "rows": None,
+        "may_activity": who.may(Permission.ACTIVITY),
+    }  # fmt: skip
+    if actor and context["may_activity"]:
+        offset = _int(request, "offset", 0)
+        page = desk.activity(who, actor, _moment(request, "since"), _moment(request, "until"), PAGE_SIZE, offset)
+        query = {k: v for k, v in (("actor", actor), ("since", since), ("until", until)) if v}
+        context["rows"] = page.rows
+        context["columns"] = _columns("activity", page.rows)
+        context["next"] = f"?{urlencode({**query, 'offset': offset + PAGE_SIZE})}" if page.has_more else None
+        context["previous"] = f"?{urlencode({**query, 'offset': max(0, offset - PAGE_SIZE)})}" if offset else None
+    return templates.TemplateResponse(request, "actors.html", context)
+
+
 @router.get("/subjects/{reference}/lineage.picture")
 def picture(reference: str, request: Request) -> Response:
     who, desk = _principal(request), _desk(request)

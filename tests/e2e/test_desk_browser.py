@@ -155,6 +155,21 @@ def test_search_a_subject_read_the_timeline_and_download_the_report(
             time.sleep(0.5)
         assert recorded, "the DPO's lookups did not appear in the audit log"
 
+        # The reverse view, for an insider investigation: every subject one employee touched.
+        touched: dict[str, set[str]] = {}
+        for s, e in journeys:
+            touched.setdefault(e.actor.id, set()).add(s.personnummer)
+        employee = next(a for a, people in sorted(touched.items()) if a.startswith("emp-") and len(people) >= 2)
+        page.click("#nav-actors")
+        page.wait_for_url("**/actors")
+        page.fill("#actor", employee)
+        page.click("#show-activity")
+        page.wait_for_url("**/actors?actor=*")
+        assert page.locator("#rows tbody tr").count() == len(touched[employee])
+        page.fill("#actor", "emp-9999")  # nobody by that id
+        page.click("#show-activity")
+        assert "touched no subject" in page.text_content("#empty")
+
         # A subject the log has never seen: an empty answer, said plainly.
         page.goto(url + "/")
         page.fill("#identifier", generate_personnummer(random.Random(4242)))
