@@ -37,7 +37,7 @@ TABS = {
 }
 PAGED_TABS = ("timeline", "who_accessed", "shared_with", "sources", "credit_checks")
 STATE_TABS = ("consent_state", "retention_status")  # as they stood at the end of the period (default now)
-PAGE_SIZE = 100
+PAGE_SIZE = 100  # or desk.max_page_size, if smaller
 
 
 class _SignIn(Exception):
@@ -71,6 +71,10 @@ def _moment(request: Request, name: str) -> dt.datetime | None:
     except ValueError:
         raise invalid(name, "not a date (use 2026-03-01 or 2026-03-01T12:00)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _page_size(desk: Desk) -> int:
+    return min(PAGE_SIZE, desk.settings.desk.max_page_size)
 
 
 def _int(request: Request, name: str, default: int) -> int:
@@ -139,13 +143,12 @@ def actor_activity(request: Request) -> Response:
         "may_activity": who.may(Permission.ACTIVITY),
     }  # fmt: skip
     if actor and context["may_activity"]:
-        offset = _int(request, "offset", 0)
-        page = desk.activity(who, actor, _moment(request, "since"), _moment(request, "until"), PAGE_SIZE, offset)
+        offset, size = _int(request, "offset", 0), _page_size(desk)
+        page = desk.activity(who, actor, _moment(request, "since"), _moment(request, "until"), size, offset)
         query = {k: v for k, v in (("actor", actor), ("since", since), ("until", until)) if v}
         context["rows"] = page.rows
         context["columns"] = _columns("activity", page.rows)
-        context["next"] = f"?{urlencode({**query, 'offset': offset + PAGE_SIZE})}" if page.has_more else None
-        context["previous"] = f"?{urlencode({**query, 'offset': max(0, offset - PAGE_SIZE)})}" if offset else None
+        context.update(_pager(query, offset, size, page.has_more))
     return templates.TemplateResponse(request, "actors.html", context)
 
 
@@ -195,11 +198,11 @@ def subject_page(reference: str, tab: str, request: Request) -> Response:
     window = {k: v for k, v in (("since", context["since"]), ("until", context["until"])) if v}
     context["window"] = urlencode(window)
     if tab in PAGED_TABS:
-        page = desk.page(who, case, tab, since, until, PAGE_SIZE, offset)
+        size = _page_size(desk)
+        page = desk.page(who, case, tab, since, until, size, offset)
         context["rows"] = page.rows
         context["columns"] = _columns(tab, page.rows)
-        context["next"] = f"?{urlencode({**window, 'offset': offset + PAGE_SIZE})}" if page.has_more else None
-        context["previous"] = f"?{urlencode({**window, 'offset': max(0, offset - PAGE_SIZE)})}" if offset else None
+        context.update(_pager(window, offset, size, page.has_more))
     elif tab in STATE_TABS:
         context["rows"] = rows = desk.state_at(who, case, tab, until)
         context["columns"] = _columns(tab, rows)
@@ -209,6 +212,13 @@ def subject_page(reference: str, tab: str, request: Request) -> Response:
     elif tab == "findings":
         context["rows"] = desk.findings(who, case, since, until) if context["may_findings"] else None
     return templates.TemplateResponse(request, "subject.html", context)
+
+
+def _pager(query: dict[str, str], offset: int, size: int, has_more: bool) -> dict[str, str | None]:
+    return {
+        "next": f"?{urlencode({**query, 'offset': offset + size})}" if has_more else None,
+        "previous": f"?{urlencode({**query, 'offset': max(0, offset - size)})}" if offset else None,
+    }
 
 
 _HIDDEN = {"event_id", "correlation_id", "source_system", "subject_key", "register_version"}
