@@ -212,9 +212,12 @@ def test_roles_limit_what_a_token_may_do(desk: Desk) -> None:
     # A reference belongs to the identity that opened it.
     assert desk.client.get(f"/api/v1/subjects/{ref}/timeline", headers=desk.headers("dpo")).status_code == 404
     # The UI's actor page says so to a role that may not, and asks nothing.
-    page = desk.client.get("/actors?actor=emp-1001", cookies={"pdtrail_desk": desk.tokens["read_only"]})
+    desk.client.cookies.set("pdtrail_desk", desk.tokens["read_only"])
+    page = desk.client.get("/actors?actor=emp-1001")
     assert page.status_code == 200 and "may not read actor activity" in page.text and 'id="rows"' not in page.text
-    page = desk.client.get("/actors?actor=emp-1001", cookies={"pdtrail_desk": desk.tokens["auditor"]})
+    desk.client.cookies.set("pdtrail_desk", desk.tokens["auditor"])
+    page = desk.client.get("/actors?actor=emp-1001")
+    desk.client.cookies.clear()
     assert page.status_code == 200 and 'id="rows"' in page.text
 
 

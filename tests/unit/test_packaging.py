@@ -1,0 +1,30 @@
+"""An installed pdtrail (a wheel, not this checkout) carries every file its packages read at run time."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+# Files that live beside a package but are tools run from the repository, not read by the package.
+REPOSITORY_ONLY = {"infra/setup.sh"}
+
+
+def test_every_data_file_of_a_package_is_declared_as_package_data() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders: dict[str, str] = config["package-dir"]
+    declared: dict[str, list[str]] = config["package-data"]
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    missing = []
+    for line in tracked.splitlines():
+        path = Path(line)
+        if path.suffix == ".py" or line in REPOSITORY_ONLY or len(path.parts) < 2:
+            continue
+        package = next((p for p, folder in folders.items() if path.parts[0] == folder), None)
+        if package is None:
+            continue
+        inside = path.relative_to(folders[package])
+        if not any(inside.match(pattern) for pattern in declared.get(package, [])):
+            missing.append(line)
+    assert missing == [], f"not in [tool.setuptools.package-data], so missing from a wheel: {missing}"
