@@ -453,6 +453,45 @@ def test_consumer_cut_off_from_the_store_past_its_poll_interval(settings: Settin
     assert len(letters) == planted
 
 
+def test_consumer_cut_off_from_the_store_while_idle_when_the_group_rebalances(
+    settings: Settings, fault_tally: Any
+) -> None:
+    """A is idle and has lost the store when B joins: A cannot read where its new partitions stand, so it
+    takes none of them and leaves the group; B stores every partition, and A joins again once it can."""
+    groups = {**FAST_GROUPS, "max.poll.interval.ms": 8000}
+    own = _with(settings, kafka={"partitions": 4, "consumer": groups}, batch_size=500, linger_s=0.2)
+    ensure_topics(own)
+    apply_migrations(connect(own))
+    stream, distinct, planted = _stream(own, 6_000, seed=98)
+    half = len(stream) // 2
+    reader, cut_off = connect(own), _CutOff(connect(own))
+    first, second = AuditConsumer(own, cut_off), AuditConsumer(own, connect(own))
+    started = time.monotonic()
+    run_first = _in_thread(first.run)
+    _produce(own, stream[:half])
+    _wait(lambda: first.health()["lag"] == 0 and not first._batches, 120, "A to read and store all it was given")
+    cut_off.cut.set()
+    run_second = _in_thread(second.run)
+    _wait(lambda: second.health()["partitions"] == [0, 1, 2, 3], 120, "B to take every partition from A")
+    assert first.stats.left_group >= 1 and first.health()["partitions"] == []
+    _produce(own, stream[half:])
+    _wait(lambda: _count(reader) >= distinct, 120, "B to store the rest")
+    cut_off.cut.clear()
+    _wait(lambda: first.stats.state == "running" and first.health()["partitions"], 120, "A to join again")
+    time.sleep(2)
+    first.stop(), second.stop()
+    run_first.join(120), run_second.join(120)
+    rows, ids = stored_counts(reader)
+    letters = read_dead_letters(own)
+    fault_tally.record(
+        "idle consumer cut off from the store at a rebalance", emitted=distinct, stored=rows, duplicated=rows - ids,
+        dead_lettered=len(letters), planted_poison=planted, seconds=time.monotonic() - started,
+        stored_by_a=first.stats.stored, stored_by_b=second.stats.stored, a_left_group=first.stats.left_group,
+    )  # fmt: skip
+    assert rows == distinct and ids == rows, f"stored {rows} rows, {ids} distinct, of {distinct}"
+    assert len(letters) == planted
+
+
 # -- one broker of three killed under load ------------------------------------------------------------
 
 
