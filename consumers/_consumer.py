@@ -423,14 +423,14 @@ class AuditConsumer:
                     self._store.write_intent(partition, batch)
                     intent_written = True
                 self._store.insert(partition, batch)
+                if replaying:  # some rows were there already: read them all back in order
+                    record = functools.partial(self._recorder.resume, partition)
+                else:
+                    record = functools.partial(self._recorder.stored, partition, batch.rows)
+                self._store.retrying("reading stored rows for the checkpoint", record, bounded=True)
         except Abandoned:
             self._abandon(partition, batch, intent_written)
             return
-        if batch.rows:
-            if replaying:
-                self._recorder.resume(partition)  # some rows were there already: read them all back in order
-            else:
-                self._recorder.stored(partition, batch.rows)
         self._replay.pop(partition, None)
         self._checkpoint(partition)
         self._dead_letters.confirm()
@@ -466,6 +466,7 @@ class AuditConsumer:
             partition, self._store.write_budget_s, batch.first_offset, batch.last_offset,
         )  # fmt: skip
         self._batches.pop(partition, None)
+        self._recorder.forget(partition)  # some rows may be stored: the next checkpoint reads them back
         self.stats.batches_abandoned += 1
         self.metrics.abandoned.inc()
         if partition not in self._assigned:
