@@ -140,6 +140,25 @@ def test_undeliverable_events_go_to_the_spool_in_order_and_emit_never_waits(tmp_
     assert [h.event_id for h in spool.head(100)] == [str(e.event_id) for e in events]
 
 
+def test_a_spooled_event_on_its_way_out_again_counts_once_as_spooled_not_also_as_pending(tmp_path: Path) -> None:
+    """The replayer hands spooled rows to librdkafka while they stay on disk until confirmed: counting
+    librdkafka's queue as pending would count them twice (and flush() would report them twice)."""
+    events = _events(10)
+    with quick_close(AuditEmitter(_settings(tmp_path))) as audit:
+        for event in events:
+            audit.emit(event)
+        deadline = time.monotonic() + 20
+        while audit.stats.spooled < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        replaying = 0
+        while replaying < 10 and time.monotonic() < deadline:  # the replayer's next try, about 1 s long
+            replaying = len(audit._producer)
+            time.sleep(0.01)
+        assert replaying >= 10, "the replayer never handed the spool to librdkafka"
+        assert audit.stats.pending == 0 and audit.stats.spooled == 10
+        assert audit.flush(timeout=0.1) == 10
+
+
 def test_close_moves_what_librdkafka_still_holds_to_the_spool(tmp_path: Path) -> None:
     events = _events(5)
     audit = AuditEmitter(_settings(tmp_path, delivery_timeout_s=300.0))
