@@ -71,6 +71,16 @@ def test_an_edit_without_a_new_version_number_still_changes_the_stamp(tmp_path: 
     assert other.version != REGISTER.version
 
 
+def test_a_register_is_parsed_once_per_content_and_an_edit_is_seen_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "register.toml"
+    path.write_bytes(DEFAULT_REGISTER.read_bytes())
+    first = load_register(path)
+    assert load_register(path) is first  # same content: the parsed register is reused
+    path.write_text(DEFAULT_REGISTER.read_text().replace('retention = "2 years"', 'retention = "3 years"', 1))
+    edited = load_register(path)
+    assert edited is not first and edited.version != first.version and edited.path == path
+
+
 def test_the_simulated_company_fits_its_register() -> None:
     for _, event in simulate_company(60, seed=9):
         assert REGISTER.problems(event) == [], event.event_type
