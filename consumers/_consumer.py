@@ -339,6 +339,11 @@ class AuditConsumer:
             else:
                 logger.warning("Kafka: %s", error.str())
             return
+        if self._leave:
+            # A batch was just left unwritten: this member steps aside before it handles anything more, or
+            # the rest of this poll (fetched before the seek back) would form a batch after the gap, and
+            # its intent would send the next owner past the rows never stored.
+            return
         partition, offset = msg.partition() or 0, msg.offset() or 0  # always set on a message without error
         if partition not in self._assigned or offset < self._next.get(partition, 0):
             return  # fetched before a rebalance: handled already, or now another member's to handle
@@ -346,6 +351,8 @@ class AuditConsumer:
         replay = self._replay.get(partition)
         if replay is not None and offset > replay[1]:
             self._flush_partition(partition)  # the replayed batch ends exactly where the first try did
+            if self._leave:
+                return  # left unwritten: this message is read again after the batch, by whoever owns it
         self._at_end.discard(partition)
         self.stats.consumed += 1
         self.metrics.consumed.inc()

@@ -341,6 +341,53 @@ def test_store_unavailable_mid_stream(pipeline: Settings, fault_tally: Any) -> N
     assert _uncommitted(own) == 0  # everything stored is committed in the end
 
 
+# -- ClickHouse answering reads but refusing inserts ----------------------------------------------------
+
+
+def test_store_refusing_inserts_but_answering_reads(pipeline: Settings, fault_tally: Any) -> None:
+    """The events table refuses every insert with TOO_MANY_PARTS (the real engine's error, made by
+    lowering ``parts_to_throw_insert`` to one part) while reads go on working, for longer than
+    max.poll.interval.ms: as when merges fall behind on a server. The consumer gives up its batches,
+    leaves the group, finds it can read where it stands, joins again and is refused again; nothing is
+    committed meanwhile, and once inserts are taken again everything is stored once."""
+    groups = {**FAST_GROUPS, "max.poll.interval.ms": 8000}
+    own = _with(pipeline, kafka={"consumer": groups}, batch_size=500, linger_s=0.2)
+    stream, distinct, planted = _stream(own, 12_000, seed=67)
+    admin = connect(own)
+    consumer = AuditConsumer(own, connect(own))
+    started = time.monotonic()
+    runner = _in_thread(consumer.run)
+    producing = _in_thread(lambda: _produce(own, stream, chunk=400, pause_s=0.3))
+    try:
+        _wait(lambda: consumer.stats.stored > 0, 120, "the first stored batch")
+        admin.command("ALTER TABLE events MODIFY SETTING parts_to_throw_insert = 1")
+        _wait(lambda: consumer.stats.state == "retrying", 60, "the consumer to notice")
+        before, stored_before = _committed(own), _count(admin)
+        refused = consumer.health()
+        _wait(lambda: consumer.stats.left_group >= 2, 120, "the consumer to leave, join again and leave again")
+        during, stored_during = _committed(own), _count(admin)
+    finally:
+        admin.command("ALTER TABLE events RESET SETTING parts_to_throw_insert")
+    producing.join(120)
+    _wait(lambda: _count(admin) >= distinct and consumer.stats.state == "running", 240, "the consumer to recover")
+    time.sleep(1)
+    consumer.stop()
+    runner.join(60)
+    rows, ids = stored_counts(admin)
+    letters = read_dead_letters(own)
+    fault_tally.record(
+        "ClickHouse refusing inserts (too many parts), reads served", emitted=distinct, stored=rows,
+        duplicated=rows - ids, dead_lettered=len(letters), planted_poison=planted, seconds=time.monotonic() - started,
+        left_group=consumer.stats.left_group, abandoned=consumer.stats.batches_abandoned,
+    )  # fmt: skip
+    assert "TOO_MANY_PARTS" in str(refused["last_error"]) or "Too many parts" in str(refused["last_error"])
+    assert consumer.stats.batches_abandoned >= 1
+    assert before == during and stored_before == stored_during, "committed or stored while inserts were refused"
+    assert rows == distinct and ids == rows, f"stored {rows} rows, {ids} distinct, of {distinct}"
+    assert len(letters) == planted
+    assert _uncommitted(own) == 0
+
+
 # -- two consumers, rebalances in the middle ----------------------------------------------------------
 
 
