@@ -106,8 +106,9 @@ class _Replay:
 
 @dataclass(frozen=True)
 class EmitterStats:
-    """Counters since the emitter was created. ``pending`` = in librdkafka's queue, not yet confirmed;
-    ``spooled`` = in the on-disk spool now; ``failed`` = refused by the broker for good (not spooled)."""
+    """Counters since the emitter was created. ``pending`` = handed to librdkafka by emit(), not yet
+    answered; ``spooled`` = in the on-disk spool now, including events on their way out again (counted
+    there only); ``failed`` = refused by the broker for good (not spooled)."""
 
     emitted: int
     delivered: int
