@@ -339,7 +339,8 @@ class AuditEmitter:
         if len(self._producer):
             self._producer.purge(in_queue=True, in_flight=True, blocking=False)
             self._producer.flush(5.0)  # serves the purge reports, which put each event on disk
-        return len(self._producer)
+        with self._lock:  # not len(producer): the replayer may have handed it spooled events meanwhile
+            return self._live_in_flight
 
     def close(self, timeout: float = 10.0) -> int:
         """Flush, then stop. What is still undelivered goes to the spool and out on the next start.

@@ -170,6 +170,17 @@ def test_close_moves_what_librdkafka_still_holds_to_the_spool(tmp_path: Path) ->
     assert Spool(tmp_path / "spool", 1 << 20).depth == 5
 
 
+def test_persist_puts_what_librdkafka_holds_on_disk_and_says_nothing_is_left(tmp_path: Path) -> None:
+    """What a lookup waits for (the desk and the CLI): every accepted event delivered or on disk."""
+    events = _events(5)
+    with quick_close(AuditEmitter(_settings(tmp_path, delivery_timeout_s=300.0))) as audit:
+        for event in events:
+            audit.emit(event)
+        assert audit.stats.pending == 5 and audit.stats.spooled == 0
+        assert audit.persist(timeout=0.2) == 0
+        assert audit.stats.pending == 0 and audit.stats.spooled == 5
+
+
 def test_a_full_spool_raises_under_the_raise_policy_and_keeps_the_rest(tmp_path: Path) -> None:
     events = _events(10)
     settings = _settings(tmp_path, spool_max_bytes=600, spool_full_policy="raise")
