@@ -296,63 +296,16 @@ def test_consumer_sigkilled_at_random_points(
     assert gone.returncode == 1 and json.loads(gone.stdout)["checks"]["consumer"]["ok"] is False
 
 
-# -- ClickHouse unavailable mid-stream ----------------------------------------------------------------
+# -- ClickHouse failing under a running consumer ----------------------------------------------------------
 
 
-def test_store_unavailable_mid_stream(pipeline: Settings, fault_tally: Any) -> None:
-    """The events table is detached under the running consumer: every insert and read of it fails in
-    the real engine (UNKNOWN_TABLE), as when a server loses a table or a disk, until it is attached."""
-    port = free_port()
-    own = _with(pipeline, batch_size=500, linger_s=0.2, metrics_port=port)
-    stream, distinct, planted = _stream(own, 12_000, seed=61)
-    admin = connect(own)
-    consumer = AuditConsumer(own, connect(own))
-    started = time.monotonic()
-    runner = _in_thread(consumer.run)
-    producing = _in_thread(lambda: _produce(own, stream, chunk=400, pause_s=0.2))
-    try:
-        _wait(lambda: consumer.stats.stored > 0, 120, "the first stored batch")
-        admin.command("DETACH TABLE events")
-        _wait(lambda: consumer.stats.state == "retrying", 60, "the consumer to notice")
-        before = _committed(own)
-        report = _health(port)
-        time.sleep(3)  # events keep arriving; nothing of them may be committed
-        during = _committed(own)
-        retries_during = consumer.stats.insert_retries
-    finally:
-        admin.command("ATTACH TABLE events")
-    producing.join(120)
-    _wait(lambda: _count(admin) >= distinct and consumer.stats.state == "running", 240, "the consumer to recover")
-    time.sleep(1)
-    consumer.stop()
-    runner.join(60)
-    rows, ids = stored_counts(admin)
-    letters = read_dead_letters(own)
-    fault_tally.record(
-        "ClickHouse table detached mid-stream", emitted=distinct, stored=rows, duplicated=rows - ids,
-        dead_lettered=len(letters), planted_poison=planted, seconds=time.monotonic() - started,
-        retries=retries_during, duplicates_dropped=consumer.stats.duplicates_dropped,
-    )  # fmt: skip
-    assert report is not None and report["state"] == "retrying" and "events" in report["last_error"]
-    assert retries_during > 0
-    assert before == during, "offsets were committed while nothing could be stored"
-    assert rows == distinct and ids == rows
-    assert len(letters) == planted
-    assert _uncommitted(own) == 0  # everything stored is committed in the end
-
-
-# -- ClickHouse answering reads but refusing inserts ----------------------------------------------------
-
-
-def test_store_refusing_inserts_but_answering_reads(pipeline: Settings, fault_tally: Any) -> None:
-    """The events table refuses every insert with TOO_MANY_PARTS (the real engine's error, made by
-    lowering ``parts_to_throw_insert`` to one part) while reads go on working, for longer than
-    max.poll.interval.ms: as when merges fall behind on a server. The consumer gives up its batches,
-    leaves the group, finds it can read where it stands, joins again and is refused again; nothing is
-    committed meanwhile, and once inserts are taken again everything is stored once."""
-    groups = {**FAST_GROUPS, "max.poll.interval.ms": 8000}
-    own = _with(pipeline, kafka={"consumer": groups}, batch_size=500, linger_s=0.2)
-    stream, distinct, planted = _stream(own, 12_000, seed=67)
+def _through_a_store_fault(
+    own: Settings, seed: int, breaking: str, mending: str, while_broken: Callable[[AuditConsumer], dict[str, Any]]
+) -> dict[str, Any]:
+    """One consumer ingests 12,000 events; ``breaking`` is run on the store once it has stored a batch, and
+    ``mending`` once ``while_broken`` (called when the consumer reports ``retrying``) has looked. Returns
+    what it saw, the group's offsets before and after it looked, and the figures at the end."""
+    stream, distinct, planted = _stream(own, 12_000, seed=seed)
     admin = connect(own)
     consumer = AuditConsumer(own, connect(own))
     started = time.monotonic()
@@ -360,32 +313,84 @@ def test_store_refusing_inserts_but_answering_reads(pipeline: Settings, fault_ta
     producing = _in_thread(lambda: _produce(own, stream, chunk=400, pause_s=0.3))
     try:
         _wait(lambda: consumer.stats.stored > 0, 120, "the first stored batch")
-        admin.command("ALTER TABLE events MODIFY SETTING parts_to_throw_insert = 1")
+        admin.command(breaking)
         _wait(lambda: consumer.stats.state == "retrying", 60, "the consumer to notice")
-        before, stored_before = _committed(own), _count(admin)
-        refused = consumer.health()
-        _wait(lambda: consumer.stats.left_group >= 2, 120, "the consumer to leave, join again and leave again")
-        during, stored_during = _committed(own), _count(admin)
+        before = _committed(own)
+        seen = while_broken(consumer)
+        during = _committed(own)
     finally:
-        admin.command("ALTER TABLE events RESET SETTING parts_to_throw_insert")
+        admin.command(mending)
     producing.join(120)
     _wait(lambda: _count(admin) >= distinct and consumer.stats.state == "running", 240, "the consumer to recover")
     time.sleep(1)
     consumer.stop()
     runner.join(60)
     rows, ids = stored_counts(admin)
-    letters = read_dead_letters(own)
+    return {
+        **seen, "before": before, "during": during, "stats": consumer.stats, "emitted": distinct, "stored": rows,
+        "duplicated": rows - ids, "dead_lettered": len(read_dead_letters(own)), "planted_poison": planted,
+        "seconds": time.monotonic() - started,
+    }  # fmt: skip
+
+
+def _assert_nothing_lost_doubled_or_committed_early(own: Settings, run: dict[str, Any]) -> None:
+    assert run["before"] == run["during"], "offsets were committed while nothing could be stored"
+    assert run["stored"] == run["emitted"] and run["duplicated"] == 0, run
+    assert run["dead_lettered"] == run["planted_poison"]
+    assert _uncommitted(own) == 0  # everything stored is committed in the end
+
+
+def test_store_unavailable_mid_stream(pipeline: Settings, fault_tally: Any) -> None:
+    """The events table is detached under the running consumer: every insert and read of it fails in
+    the real engine (UNKNOWN_TABLE), as when a server loses a table or a disk, until it is attached."""
+    port = free_port()
+    own = _with(pipeline, batch_size=500, linger_s=0.2, metrics_port=port)
+
+    def while_broken(consumer: AuditConsumer) -> dict[str, Any]:
+        report = _health(port)
+        time.sleep(3)  # events keep arriving; nothing of them may be committed
+        return {"report": report, "retries": consumer.stats.insert_retries}
+
+    run = _through_a_store_fault(own, 61, "DETACH TABLE events", "ATTACH TABLE events", while_broken)
     fault_tally.record(
-        "ClickHouse refusing inserts (too many parts), reads served", emitted=distinct, stored=rows,
-        duplicated=rows - ids, dead_lettered=len(letters), planted_poison=planted, seconds=time.monotonic() - started,
-        left_group=consumer.stats.left_group, abandoned=consumer.stats.batches_abandoned,
+        "ClickHouse table detached mid-stream", emitted=run["emitted"], stored=run["stored"],
+        duplicated=run["duplicated"], dead_lettered=run["dead_lettered"], planted_poison=run["planted_poison"],
+        seconds=run["seconds"], retries=run["retries"], duplicates_dropped=run["stats"].duplicates_dropped,
     )  # fmt: skip
-    assert "TOO_MANY_PARTS" in str(refused["last_error"]) or "Too many parts" in str(refused["last_error"])
-    assert consumer.stats.batches_abandoned >= 1
-    assert before == during and stored_before == stored_during, "committed or stored while inserts were refused"
-    assert rows == distinct and ids == rows, f"stored {rows} rows, {ids} distinct, of {distinct}"
-    assert len(letters) == planted
-    assert _uncommitted(own) == 0
+    report = run["report"]
+    assert report is not None and report["state"] == "retrying" and "events" in report["last_error"]
+    assert run["retries"] > 0
+    _assert_nothing_lost_doubled_or_committed_early(own, run)
+
+
+def test_store_refusing_inserts_but_answering_reads(pipeline: Settings, fault_tally: Any) -> None:
+    """The events table refuses every insert with TOO_MANY_PARTS (the real engine's error, made by
+    lowering ``parts_to_throw_insert`` to one part) while reads go on working, for longer than
+    max.poll.interval.ms: as when merges fall behind on a server. The consumer gives up its batches,
+    leaves the group, finds it can read where it stands, joins again and is refused again; nothing is
+    committed or stored meanwhile, and once inserts are taken again everything is stored once."""
+    groups = {**FAST_GROUPS, "max.poll.interval.ms": 8000}
+    own = _with(pipeline, kafka={"consumer": groups}, batch_size=500, linger_s=0.2)
+    reader = connect(own)
+
+    def while_broken(consumer: AuditConsumer) -> dict[str, Any]:
+        stored_before, refused = _count(reader), consumer.health()["last_error"]
+        _wait(lambda: consumer.stats.left_group >= 2, 120, "the consumer to leave, join again and leave again")
+        return {"refused": refused, "stored_while_refused": _count(reader) - stored_before}
+
+    run = _through_a_store_fault(
+        own, 67, "ALTER TABLE events MODIFY SETTING parts_to_throw_insert = 1",
+        "ALTER TABLE events RESET SETTING parts_to_throw_insert", while_broken,
+    )  # fmt: skip
+    stats = run["stats"]
+    fault_tally.record(
+        "ClickHouse refusing inserts (too many parts), reads served", emitted=run["emitted"], stored=run["stored"],
+        duplicated=run["duplicated"], dead_lettered=run["dead_lettered"], planted_poison=run["planted_poison"],
+        seconds=run["seconds"], left_group=stats.left_group, abandoned=stats.batches_abandoned,
+    )  # fmt: skip
+    assert "TOO_MANY_PARTS" in run["refused"] or "Too many parts" in run["refused"]
+    assert stats.batches_abandoned >= 1 and run["stored_while_refused"] == 0
+    _assert_nothing_lost_doubled_or_committed_early(own, run)
 
 
 # -- two consumers, rebalances in the middle ----------------------------------------------------------
