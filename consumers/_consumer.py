@@ -153,7 +153,7 @@ class AuditConsumer:
             unfinished = self._store.retrying(
                 "reading batch intents", functools.partial(self._store.unfinished_batch, tp.partition), bounded=True
             )
-            if unfinished is not None:
+            if unfinished is not None and not self._start_at_gap_before(tp, unfinished[0], committed):
                 logger.warning("partition %d: batch %d-%d was cut short; replaying it", tp.partition, *unfinished)
                 self._replay[tp.partition] = unfinished
                 tp.offset = unfinished[0]
@@ -165,6 +165,27 @@ class AuditConsumer:
             resume = functools.partial(self._recorder.resume, tp.partition)
             self._store.retrying("resuming checkpoints", resume, bounded=True)
         self._assigned = {tp.partition for tp in partitions}
+
+    def _start_at_gap_before(self, tp: TopicPartition, first: int, committed: dict[int, int]) -> bool:
+        """If offsets before an unfinished batch were never stored, start the partition there (returns True).
+        A batch's intent is written only once everything before it is stored or committed, so a gap is the
+        trace of an earlier version's bug (a batch formed after one left unwritten): replaying the batch
+        would skip the gap for good. The rows of the batch that did land are dropped by their event ids."""
+        below = functools.partial(self._store.stored_below, tp.partition, first)
+        stored = self._store.retrying("reading stored positions", below, bounded=True)
+        done = committed.get(tp.partition, OFFSET_INVALID)
+        if stored < 0 and done < 0:
+            return False  # nothing stored or committed before it: the partition's first batch
+        start = max(stored + 1, done)
+        if start >= first:
+            return False
+        logger.error(
+            "partition %d: offsets %d-%d before the unfinished batch from %d were never stored; reading from %d",
+            tp.partition, start, first - 1, first, start,
+        )  # fmt: skip
+        tp.offset = start
+        self._resumed.pop(tp.partition, None)  # the store's highest offset is past the gap: not a position
+        return True
 
     def _remember_dead_letters(self, partitions: int) -> None:
         # The uncommitted tail of a partition is at most a batch; its poison may be in the DLQ already.
@@ -389,13 +410,14 @@ class AuditConsumer:
         self.stats.dead_lettered += 1
         self.metrics.dead_lettered.labels(error).inc()
 
-    def _drop_duplicates(self, partition: int, batch: Batch) -> None:
+    def _drop_duplicates(self, partition: int, batch: Batch) -> int:
         """Keep the first row of each event_id not stored yet; count the others."""
         dropped = self._store.drop_stored(partition, batch)
         if dropped:
             logger.info("dropped %d events stored already (same event_id)", dropped)
             self.stats.duplicates_dropped += dropped
             self.metrics.duplicates.inc(dropped)
+        return dropped
 
     def _flush_due(self) -> None:
         settings = self._settings.consumer
@@ -424,13 +446,13 @@ class AuditConsumer:
         replaying = self._replay.get(partition) == (batch.first_offset, batch.last_offset)
         intent_written = replaying
         try:
-            self._drop_duplicates(partition, batch)
+            dropped = self._drop_duplicates(partition, batch)
             if batch.rows:
                 if not replaying:
                     self._store.write_intent(partition, batch)
                     intent_written = True
                 self._store.insert(partition, batch)
-                if replaying:  # some rows were there already: read them all back in order
+                if replaying or dropped:  # some rows were there already: read them all back in offset order
                     record = functools.partial(self._recorder.resume, partition)
                 else:
                     record = functools.partial(self._recorder.stored, partition, batch.rows)

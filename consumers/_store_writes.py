@@ -31,6 +31,7 @@ POSITIONS_SQL = (_SQL / "positions.sql").read_text()
 LAST_BATCH_SQL = (_SQL / "last_batch.sql").read_text()
 RANGE_STORED_SQL = (_SQL / "range_stored.sql").read_text()
 STORED_IDS_SQL = (_SQL / "stored_ids.sql").read_text()
+STORED_BELOW_SQL = (_SQL / "stored_below.sql").read_text()
 TABLE = "events"
 _T = TypeVar("_T")
 
@@ -156,6 +157,12 @@ class StoreWrites:
         first, last, promised = (int(value) for value in rows[0])
         counted = self._client.query(RANGE_STORED_SQL, parameters={**params, "first": first, "last": last})
         return (first, last) if int(counted.result_rows[0][0]) < promised else None
+
+    def stored_below(self, partition: int, offset: int) -> int:
+        """The highest offset of the partition stored below ``offset``; -1 if none is."""
+        params = {"topic": self._topic, "partition": partition, "below": offset}
+        highest, count = self._client.query(STORED_BELOW_SQL, parameters=params).result_rows[0]
+        return int(highest) if int(count) else -1
 
     # -- one batch's writes -------------------------------------------------------------------------
 
