@@ -410,9 +410,9 @@ class AuditConsumer:
         self.stats.dead_lettered += 1
         self.metrics.dead_lettered.labels(error).inc()
 
-    def _drop_duplicates(self, partition: int, batch: Batch) -> int:
+    def _drop_duplicates(self, batch: Batch) -> int:
         """Keep the first row of each event_id not stored yet; count the others."""
-        dropped = self._store.drop_stored(partition, batch)
+        dropped = self._store.drop_stored(batch)
         if dropped:
             logger.info("dropped %d events stored already (same event_id)", dropped)
             self.stats.duplicates_dropped += dropped
@@ -446,7 +446,7 @@ class AuditConsumer:
         replaying = self._replay.get(partition) == (batch.first_offset, batch.last_offset)
         intent_written = replaying
         try:
-            dropped = self._drop_duplicates(partition, batch)
+            dropped = self._drop_duplicates(batch)
             if batch.rows:
                 if not replaying:
                     self._store.write_intent(partition, batch)

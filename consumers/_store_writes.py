@@ -49,12 +49,12 @@ class Abandoned(Exception):
 @dataclass
 class ConsumeStats:
     """What one run did. ``stored`` rows are in ClickHouse; ``dead_lettered`` went to the DLQ;
-        ``duplicates_dropped`` were stored already (same event_id); ``insert_retries`` counts every store
-        write tried again (inserts, intents, checkpoints); ``batches_abandoned`` the batches left unwritten,
-        to be read again, because the store failed for most of ``max.poll.interval.ms``, and ``left_group``
-    how often the consumer then left its group until the store answered again. ``state`` is
-        starting, running, retrying (the store fails: reading is paused, nothing is committed) or stopped;
-        ``last_error`` the latest failure."""
+    ``duplicates_dropped`` were stored already (same event_id); ``insert_retries`` counts every store
+    write tried again (inserts, intents, checkpoints); ``batches_abandoned`` the batches left unwritten,
+    to be read again, because the store failed for most of ``max.poll.interval.ms``, and ``left_group``
+    how often the consumer then left its group until the store answered again. ``state`` is starting,
+    running, retrying (the store fails: reading is paused, nothing is committed) or stopped;
+    ``last_error`` the latest failure."""
 
     consumed: int = 0
     stored: int = 0
@@ -166,7 +166,7 @@ class StoreWrites:
 
     # -- one batch's writes -------------------------------------------------------------------------
 
-    def drop_stored(self, partition: int, batch: Batch) -> int:
+    def drop_stored(self, batch: Batch) -> int:
         """Keep the first row of each event_id not stored yet; the number of rows dropped."""
         if not batch.rows:
             return 0
