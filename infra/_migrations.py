@@ -1,10 +1,17 @@
-"""ClickHouse DDL as numbered ``.sql`` migrations, applied once each and recorded."""
+"""ClickHouse DDL as numbered ``.sql`` migrations, applied once each and recorded.
+
+With a :class:`~pdtrail.infra._cluster_ddl.ClusterLayout` (``store.cluster``), every statement is
+rendered for the cluster first (replicated tables and a Distributed table, ``ON CLUSTER``); the files
+themselves are written for one server only.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
+
+from pdtrail.infra._cluster_ddl import ClusterLayout, render_migration, split_statements
 
 MIGRATIONS_DIR = Path(__file__).parent / "clickhouse" / "migrations"
 
@@ -28,19 +35,29 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-def apply_migrations(client: Client) -> list[str]:
-    """Apply the migrations the database has not seen; returns their names. Safe to run again."""
-    client.command(_LEDGER)
-    applied = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
+def apply_migrations(client: Client, cluster: ClusterLayout | None = None) -> list[str]:
+    """Apply the migrations the database has not seen; returns their names. Safe to run again.
+
+    ``cluster``: render every statement for that cluster (see infra/_cluster_ddl.py); None for one
+    server or the embedded store.
+    """
+
+    def statements(sql: str) -> list[str]:
+        return split_statements(sql) if cluster is None else render_migration(sql, cluster)
+
+    # One server needs no settings; a cluster reads the ledger back from a replica that has every write.
+    write = dict(cluster.insert_settings) if cluster else {}
+    read = dict(cluster.read_settings) if cluster else {}
+    for statement in statements(_LEDGER):
+        client.command(statement, settings=write or None)
+    rows = client.query("SELECT version FROM schema_migrations", settings=read or None).result_rows
+    applied = {row[0] for row in rows}
     done = []
     for version, name, sql in migrations():
         if version in applied:
             continue
-        # Comments go first: a semicolon in prose must not split a statement.
-        code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-        for statement in (s.strip() for s in code.split(";")):
-            if statement:
-                client.command(statement)
-        client.insert("schema_migrations", [[version, name]], column_names=["version", "name"])
+        for statement in statements(sql):
+            client.command(statement, settings=write or None)
+        client.insert("schema_migrations", [[version, name]], column_names=["version", "name"], settings=write or None)
         done.append(name)
     return done

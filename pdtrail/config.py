@@ -62,6 +62,47 @@ class StoreSettings(_Section):
     database: str = Field("pdtrail", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     username: str | None = None
     password: SecretStr | None = None
+    password_file: Path | None = Field(None, description="Read the password from this file (a mounted secret).")
+    ca_cert: Path | None = Field(None, description="PEM of the CA that signed the server's certificate (https://).")
+    client_cert: Path | None = Field(None, description="PEM client certificate, for servers that require one.")
+    client_key: Path | None = Field(None, description="PEM key of client_cert.")
+    # Cluster mode (see infra/_cluster_ddl.py): empty runs on one server or the embedded store, as always.
+    cluster: str = Field(
+        "",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_-]*)?$",
+        description="A cluster of the servers' remote_servers: the migrations create replicated tables "
+        "`<name>_local` ON CLUSTER and a Distributed table `<name>` over them; empty = one server.",
+    )
+    replica_path: str = Field(
+        "/clickhouse/tables/{shard}/{database}/{table}",
+        description="Keeper path of each replicated table: {shard} is the servers' macro, {database} and "
+        "{table} are expanded by ClickHouse.",
+    )
+    replica_name: str = Field("{replica}", description="The replica name, normally the servers' {replica} macro.")
+    sharding_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Sharding expression per table; default cityHash64 of the first column of its ORDER BY "
+        "(subject_key for events: one subject's rows live on one shard).",
+    )
+    dedup_window_s: int = Field(
+        7 * 24 * 3600,
+        ge=60,
+        description="How long a replicated table remembers an insert's deduplication token: as long as Kafka "
+        "keeps the events a consumer may replay.",
+    )
+    insert_quorum: int | Literal["auto"] = Field("auto", description="Replicas of a shard that confirm an insert.")
+    insert_quorum_timeout_ms: int = Field(60_000, ge=1000)
+
+    def password_value(self) -> str | None:
+        """The password from `password` or `password_file`; raises ConfigError if the file is unreadable."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is None:
+            return None
+        try:
+            return self.password_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError("PDTRAIL_STORE__PASSWORD_FILE", f"cannot read: {exc.strerror}") from exc
 
 
 class PseudonymSettings(_Section):
@@ -237,7 +278,7 @@ def _unparsable_variable(prefix: str) -> str:
     """The variable under ``prefix`` whose value pydantic-settings could not parse as JSON."""
     for variable, value in os.environ.items():
         # Only the mapping-valued settings are parsed as JSON.
-        parsed_as_json = ("__PRODUCER", "__CONSUMER", "__PREVIOUS_SECRETS", "__TOKENS")
+        parsed_as_json = ("__PRODUCER", "__CONSUMER", "__PREVIOUS_SECRETS", "__TOKENS", "__SHARDING_KEYS")
         if variable.startswith(prefix + "__") and variable.endswith(parsed_as_json):
             try:
                 json.loads(value)

@@ -42,7 +42,7 @@ def desk(args: argparse.Namespace, settings: Settings, console: Console) -> int:
 
     from pdtrail.consumers import AuditConsumer
     from pdtrail.desk import TokenStore, create_app
-    from pdtrail.infra import apply_migrations
+    from pdtrail.infra import apply_migrations, cluster_layout
     from pdtrail.queries import LocalQueries, QueryBackend, RemoteQueries
     from pdtrail.store import OwnerRecord, QueryServer, connect, read_owner, remove_owner, write_owner
 
@@ -62,7 +62,7 @@ def desk(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         console.print(f"asking the store's owner (pid {owner.pid})")
     else:
         client = connect(settings)
-        apply_migrations(client)
+        apply_migrations(client, cluster_layout(settings))
         backend = LocalQueries(connect(settings, create_database=False))
         if settings.store_is_embedded:
             server = QueryServer(

@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 
 from pdtrail.config import Settings
-from pdtrail.infra import LocalBroker, apply_migrations, ensure_jars, ensure_topics
+from pdtrail.infra import LocalBroker, apply_migrations, cluster_layout, ensure_jars, ensure_topics
 
 
 def local_broker(settings: Settings) -> LocalBroker:
@@ -51,7 +51,7 @@ def topics(args: argparse.Namespace, settings: Settings, console: Console) -> in
 def db(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from pdtrail.store import connect
 
-    applied = apply_migrations(connect(settings))
+    applied = apply_migrations(connect(settings), cluster_layout(settings))
     console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
     return 0
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from pdtrail._cli._output import progress_bar
 from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer, ConsumeStats
-from pdtrail.infra import apply_migrations
+from pdtrail.infra import apply_migrations, cluster_layout
 from pdtrail.producers import AuditEmitter, InvalidEventError
 from pdtrail.store import OwnerRecord, QueryServer, connect, read_owner, remove_owner, write_owner
 from pdtrail.store._connect import StoreLockedError
@@ -68,7 +68,7 @@ def consume(args: argparse.Namespace, settings: Settings, console: Console) -> i
         console.print(f"[red]`pdtrail serve` (pid {owner.pid}) owns the embedded store and consumes already[/]")
         return 2
     client = connect(settings)
-    apply_migrations(client)
+    apply_migrations(client, cluster_layout(settings))
     with progress_bar(console) as progress:
         task = progress.add_task("consuming", total=None)
         consumer = AuditConsumer(settings, client, on_progress=lambda s: progress.update(task, completed=s.consumed))
@@ -87,7 +87,7 @@ def serve(args: argparse.Namespace, settings: Settings, console: Console) -> int
     except StoreLockedError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
-    apply_migrations(client)
+    apply_migrations(client, cluster_layout(settings))
     consumer = AuditConsumer(settings, client)
     health = lambda: {"consumer": consumer.stats.__dict__}  # noqa: E731
     server = QueryServer(

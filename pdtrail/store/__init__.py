@@ -11,6 +11,7 @@ from __future__ import annotations
 from pdtrail.config import Settings
 from pdtrail.queries import LocalQueries, QueryBackend, RemoteQueries
 from pdtrail.store._connect import StoreLockedError, connect, embedded_path
+from pdtrail.store._consistency import StoreConsistency, consistency_settings
 from pdtrail.store._owner import OwnerRecord, read_owner, remove_owner, write_owner
 from pdtrail.store._server import QueryServer
 
@@ -26,8 +27,10 @@ def open_query_backend(settings: Settings) -> QueryBackend:
 __all__ = [
     "OwnerRecord",
     "QueryServer",
+    "StoreConsistency",
     "StoreLockedError",
     "connect",
+    "consistency_settings",
     "embedded_path",
     "open_query_backend",
     "read_owner",

@@ -41,9 +41,11 @@ def connect(settings: Settings, *, create_database: bool = True) -> Client:
         path.mkdir(parents=True, exist_ok=True)
     else:
         username = settings.store.username
-        password = settings.store.password.get_secret_value() if settings.store.password else None
+        password = settings.store.password_value()
     # Only a server takes credentials; clickhouse-connect warns about arguments chDB has no use for.
     extra: dict[str, Any] = {"username": username, "password": password or ""} if username else {}
+    if path is None:
+        extra.update(_server_options(settings))
     try:
         if create_database:
             bootstrap = clickhouse_connect.get_client(dsn=dsn, **extra)
@@ -58,6 +60,24 @@ def connect(settings: Settings, *, create_database: bool = True) -> Client:
             owner = read_owner(settings)
             raise StoreLockedError(str(path), owner.pid if owner else None) from None
         raise RetryableError(f"cannot open the store at {_safe(dsn)}: {text.splitlines()[0][:300]}") from None
+
+
+def _server_options(settings: Settings) -> dict[str, Any]:
+    """TLS files, and in cluster mode the shard pruning that lets one shard answer one subject's lookup."""
+    store = settings.store
+    options: dict[str, Any] = {}
+    for name, path in (
+        ("ca_cert", store.ca_cert),
+        ("client_cert", store.client_cert),
+        ("client_cert_key", store.client_key),
+    ):
+        if path is not None:
+            options[name] = str(path)
+    if store.cluster:
+        # Lookups filter on subject_key, the sharding key: the Distributed table asks only the shard(s)
+        # that hold the subject's keys instead of every shard.
+        options["settings"] = {"optimize_skip_unused_shards": 1}
+    return options
 
 
 def _locked_elsewhere(path: Path) -> bool:
