@@ -48,8 +48,10 @@ def apply_migrations(client: Client, cluster: ClusterLayout | None = None) -> li
     # One server needs no settings; a cluster reads the ledger back from a replica that has every write.
     write = dict(cluster.insert_settings) if cluster else {}
     read = dict(cluster.read_settings) if cluster else {}
-    for statement in statements(_LEDGER):
-        client.command(statement, settings=write or None)
+    # On a cluster the ledger DDL is a distributed DDL task on every node: not run by every process start.
+    if cluster is None or str(client.command("EXISTS TABLE schema_migrations")).strip() != "1":
+        for statement in statements(_LEDGER):
+            client.command(statement, settings=write or None)
     rows = client.query("SELECT version FROM schema_migrations", settings=read or None).result_rows
     applied = {row[0] for row in rows}
     done = []

@@ -9,6 +9,8 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 # Debian's Chromium: the browser tests of the DPO's desk drive it headless.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# Debian's docker-compose validates infra/deploy/compose.yaml (`config` needs no Docker engine).
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

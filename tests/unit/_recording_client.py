@@ -37,6 +37,9 @@ class RecordingClient:
         self, cmd: str, parameters: Any = None, data: Any = None, settings: Mapping[str, Any] | None = None
     ) -> Any:
         self.calls.append(Call("command", cmd, dict(settings or {})))
+        exists = re.fullmatch(r"EXISTS TABLE (\w+)", cmd.strip(), re.I)
+        if exists:
+            return int(exists.group(1) in self.tables)
         return None
 
     def query(self, query: str, parameters: Any = None, settings: Mapping[str, Any] | None = None, **_: Any) -> _Result:
