@@ -1,0 +1,60 @@
+"""Cluster mode run on the real ClickHouse engine (chDB), one shard: the migrations applied through
+``apply_migrations(client, layout)`` create ``<name>_local`` tables and Distributed tables named as
+today, apply once, and every lineage question, the findings and the consumer's position read give the
+same answers through the Distributed tables as on one server; a retried insert with the same token is
+dropped through the Distributed table. Replicated engines and ON CLUSTER need Keeper and a server,
+which cannot run here: tests/integration/_cluster_child.py swaps those (and only those) for the
+embedded engine, and says so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    directory = tmp_path_factory.mktemp("cluster")
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.integration._cluster_child", str(directory)],
+        cwd=ROOT, capture_output=True, text=True, timeout=280,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_migrations_create_local_and_distributed_tables_once(observed: dict[str, Any]) -> None:
+    assert observed["applied_first"] == ["0001_events", "0002_checkpoints", "0003_retention_log",
+                                         "0004_ingest_batches", "0005_vocabulary"]  # fmt: skip
+    assert observed["applied_again"] == []
+    engines = dict(observed["tables"])
+    for table in ("events", "checkpoints", "retention_log", "ingest_batches", "schema_migrations"):
+        assert engines[table] == "Distributed"
+        assert engines[f"{table}_local"].endswith("MergeTree")
+    sent = observed["sent"]
+    assert any("ENGINE = ReplicatedMergeTree(" in s and "`events_local` ON CLUSTER `pdtrail`" in s for s in sent)
+    assert sent.count("EXISTS TABLE schema_migrations") == 2  # the second run sent no DDL after it
+    assert sent[-1] == "EXISTS TABLE schema_migrations"
+
+
+def test_the_same_queries_answer_the_same_through_the_distributed_tables(observed: dict[str, Any]) -> None:
+    assert observed["different"] == []
+    assert observed["answers_equal"] is True
+    assert observed["non_empty_answers"] >= observed["answers"] - 8  # real answers, not empty ones compared
+
+
+def test_a_retried_insert_is_dropped_by_its_token_through_the_distributed_table(observed: dict[str, Any]) -> None:
+    assert observed["stored"] == observed["rows"] == observed["stored_local"]
+
+
+def test_the_consumers_positions_read_back_through_the_distributed_table(observed: dict[str, Any]) -> None:
+    rows = observed["rows"]
+    expected = sorted([p, max(o for o in range(rows) if o % 3 == p)] for p in range(3))
+    assert observed["positions"] == expected
