@@ -11,7 +11,7 @@ from rich.console import Console
 
 from pdtrail._cli._output import progress_bar
 from pdtrail.config import Settings
-from pdtrail.infra import apply_retention, expired_partitions, retention_cutoff
+from pdtrail.infra import apply_retention, cluster_layout, expired_partitions, retention_cutoff
 from pdtrail.integrity import IntegrityError, generate_key_files, public_keys_from_settings, read_external
 from pdtrail.integrity import prove as make_proof
 from pdtrail.integrity import verify as run_verify
@@ -68,8 +68,8 @@ def retention(args: argparse.Namespace, settings: Settings, console: Console) ->
     """List (or, with --apply, drop) the months before the cutoff."""
     year, month = args.before
     cutoff = year * 100 + month
-    client = connect(settings)
-    expired = expired_partitions(client, cutoff)
+    client, cluster = connect(settings), cluster_layout(settings)
+    expired = expired_partitions(client, cutoff, cluster)
     if not expired:
         console.print(f"nothing stored before {year}-{month:02d}")
         return 0
@@ -77,7 +77,7 @@ def retention(args: argparse.Namespace, settings: Settings, console: Console) ->
     if not args.apply:
         console.print(f"would drop: {listing}\nrun again with --apply to drop them")
         return 0
-    apply_retention(client, cutoff)
+    apply_retention(client, cutoff, cluster)
     console.print(f"dropped: {listing}; `pdtrail verify` now expects them gone")
     return 0
 

@@ -24,7 +24,7 @@ import clickhouse_connect
 from pdtrail.config import StoreSettings
 from pdtrail.consumers import COLUMNS
 from pdtrail.consumers._rows import event_row
-from pdtrail.infra import apply_migrations
+from pdtrail.infra import apply_migrations, apply_retention
 from pdtrail.infra._cluster_ddl import ClusterLayout
 from pdtrail.producers import Pseudonymiser
 from pdtrail.queries import LocalQueries, SubjectLineage, findings
@@ -129,20 +129,36 @@ def main(directory: Path) -> dict[str, Any]:
         return out
 
     on_single, on_cluster = answers(single), answers(clustered)
+    stored, stored_local = (
+        clustered.command("SELECT count() FROM events"),
+        clustered.command("SELECT count() FROM events_local"),
+    )
+    months = sorted({r[COLUMNS.index("occurred_at")].strftime("%Y%m") for r in rows})
+    cutoff = int(months[2])  # drop the two oldest months
+    sent_before = len(adapted.sent)
+    retention = {"single": apply_retention(single, cutoff), "cluster": apply_retention(adapted, cutoff, layout)}
+    remaining = {
+        "single": single.command("SELECT count() FROM events"),
+        "cluster": clustered.command("SELECT count() FROM events"),
+    }
     tables = clustered.query("SELECT name, engine FROM system.tables WHERE database = 'clustered'").result_rows
     return {
         "applied_first": first,
         "applied_again": again,
-        "sent": adapted.sent,
+        "sent": adapted.sent[:sent_before],
         "tables": sorted(map(list, tables)),
         "rows": len(rows),
-        "stored": clustered.command("SELECT count() FROM events"),
-        "stored_local": clustered.command("SELECT count() FROM events_local"),
+        "stored": stored,
+        "stored_local": stored_local,
         "answers_equal": on_single == on_cluster,
         "different": sorted(k for k in on_single if on_single[k] != on_cluster.get(k)),
         "non_empty_answers": sum(1 for v in on_cluster.values() if v),
         "answers": len(on_cluster),
         "positions": on_cluster["positions"],
+        "retention": retention,
+        "remaining": remaining,
+        "retention_sent": adapted.sent[sent_before:],
+        "retention_log": clustered.command("SELECT count() FROM retention_log"),
     }
 
 

@@ -2,9 +2,9 @@
 ``apply_migrations(client, layout)`` create ``<name>_local`` tables and Distributed tables named as
 today, apply once, and every lineage question, the findings and the consumer's position read give the
 same answers through the Distributed tables as on one server; a retried insert with the same token is
-dropped through the Distributed table. Replicated engines and ON CLUSTER need Keeper and a server,
-which cannot run here: tests/integration/_cluster_child.py swaps those (and only those) for the
-embedded engine, and says so."""
+dropped through the Distributed table; retention drops the same months from the shards' tables.
+Replicated engines and ON CLUSTER need Keeper and a server, which cannot run here:
+tests/integration/_cluster_child.py swaps those (and only those) for the embedded engine, and says so."""
 
 from __future__ import annotations
 
@@ -58,3 +58,12 @@ def test_the_consumers_positions_read_back_through_the_distributed_table(observe
     rows = observed["rows"]
     expected = sorted([p, max(o for o in range(rows) if o % 3 == p)] for p in range(3))
     assert observed["positions"] == expected
+
+
+def test_retention_drops_the_months_from_the_shards_tables(observed: dict[str, Any]) -> None:
+    retention, remaining = observed["retention"], observed["remaining"]
+    assert retention["cluster"] == retention["single"] and len(retention["cluster"]) == 2
+    assert remaining["cluster"] == remaining["single"] == observed["rows"] - sum(n for _, n in retention["cluster"])
+    assert all(s.startswith("ALTER TABLE `clustered`.`events_local` ON CLUSTER `pdtrail` DROP PARTITION")
+               for s in observed["retention_sent"])  # fmt: skip
+    assert len(observed["retention_sent"]) == 2 and observed["retention_log"] == 1
