@@ -99,6 +99,11 @@ def cluster_layout(settings: Settings) -> ClusterLayout | None:
     )
 
 
+def create_database(layout: ClusterLayout) -> str:
+    """The database on every node; ``connect()`` creates it on the one it reaches only."""
+    return f"CREATE DATABASE IF NOT EXISTS `{layout.database}` {layout.on_cluster}"
+
+
 def split_statements(sql: str) -> list[str]:
     """The statements of a migration file, comment lines dropped (a semicolon in prose must not split)."""
     code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from pdtrail.infra._cluster_ddl import ClusterLayout, render_migration, split_statements
+from pdtrail.infra._cluster_ddl import ClusterLayout, create_database, render_migration, split_statements
 
 MIGRATIONS_DIR = Path(__file__).parent / "clickhouse" / "migrations"
 
@@ -50,7 +50,8 @@ def apply_migrations(client: Client, cluster: ClusterLayout | None = None) -> li
     read = dict(cluster.read_settings) if cluster else {}
     # On a cluster the ledger DDL is a distributed DDL task on every node: not run by every process start.
     if cluster is None or str(client.command("EXISTS TABLE schema_migrations")).strip() != "1":
-        for statement in statements(_LEDGER):
+        first = [create_database(cluster)] if cluster else []
+        for statement in first + statements(_LEDGER):
             client.command(statement, settings=write or None)
     rows = client.query("SELECT version FROM schema_migrations", settings=read or None).result_rows
     applied = {row[0] for row in rows}

@@ -202,7 +202,10 @@ def test_cluster_migrations_send_quorum_writes_and_sequential_reads_and_apply_on
     applied = apply_migrations(cast(Any, client), cluster)
     assert applied == [name for _, name, _ in migrations()]
     ddl = [c.target for c in client.of("command")]
-    assert ddl == ["EXISTS TABLE schema_migrations", *rendered_all(cluster)[-2:], *rendered_all(cluster)[:-2]]
+    database = "CREATE DATABASE IF NOT EXISTS `pdtrail` ON CLUSTER `audit`"  # on every node, not just this one
+    ledger, shipped = rendered_all(cluster)[-2:], rendered_all(cluster)[:-2]
+    assert ddl == ["EXISTS TABLE schema_migrations", database, *ledger, *shipped]
+    assert parse([database]).errors == [None]
     for call in client.of("command")[1:] + client.of("insert"):
         assert call.settings["insert_quorum"] == 2 and call.settings["distributed_foreground_insert"] == 1
     (ledger_read,) = client.of("query")
