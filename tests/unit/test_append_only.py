@@ -52,8 +52,26 @@ def test_the_spool_deletes_only_from_its_own_queue() -> None:
     assert not re.search(r"(FROM|INTO|TABLE)\s+events\b", text, re.IGNORECASE)
 
 
+# Cluster mode rewrites the migrations' own statements (scanned above and below) for a cluster; it runs
+# none of its own. What it renders from the shipped migrations still only creates tables and adds columns.
+CLUSTER_DDL = ROOT / "infra" / "_cluster_ddl.py"
+
+
+def test_the_cluster_rendering_of_the_migrations_only_creates_and_adds_columns() -> None:
+    from pdtrail.infra import ClusterLayout, migrations, render_migration
+
+    rendered = [s for _, _, sql in migrations() for s in render_migration(sql, ClusterLayout("c", "pdtrail"))]
+    assert rendered
+    for statement in rendered:
+        cluster_add_column = re.sub(r"^ALTER TABLE `\w+`\.`(\w+)` ON CLUSTER `c`", r"ALTER TABLE \1", statement)
+        assert statement.startswith("CREATE TABLE") or ADD_COLUMN.match(cluster_add_column), statement
+        assert not WRITE_VERBS.findall(ADD_COLUMN.sub("", cluster_add_column)), statement
+
+
 @pytest.mark.parametrize(
-    "path", [p for p in _sources() if p not in (RETENTION, SPOOL)], ids=lambda p: str(p.relative_to(ROOT))
+    "path",
+    [p for p in _sources() if p not in (RETENTION, SPOOL, CLUSTER_DDL)],
+    ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_no_statement_changes_or_removes_stored_rows(path: Path) -> None:
     text = path.read_text()

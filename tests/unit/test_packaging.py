@@ -9,6 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 # Files that live beside a package but are tools run from the repository, not read by the package.
 REPOSITORY_ONLY = {"infra/setup.sh"}
+# The deployment files build and run the image from the repository; an installed package needs none of them.
+REPOSITORY_ONLY_DIRS = ("infra/deploy/",)
 
 
 def test_every_data_file_of_a_package_is_declared_as_package_data() -> None:
@@ -19,7 +21,12 @@ def test_every_data_file_of_a_package_is_declared_as_package_data() -> None:
     missing = []
     for line in tracked.splitlines():
         path = Path(line)
-        if path.suffix == ".py" or line in REPOSITORY_ONLY or len(path.parts) < 2:
+        if (
+            path.suffix == ".py"
+            or line in REPOSITORY_ONLY
+            or line.startswith(REPOSITORY_ONLY_DIRS)
+            or len(path.parts) < 2
+        ):
             continue
         package = next((p for p, folder in folders.items() if path.parts[0] == folder), None)
         if package is None:
