@@ -53,7 +53,10 @@ def test_the_per_insert_token_is_added_without_changing_the_shared_settings() ->
 
 def test_every_setting_is_a_setting_of_clickhouse() -> None:
     consistency = consistency_settings(CLUSTER)
-    names = sorted({*consistency.insert, *consistency.read, "insert_deduplication_token"})
+    # ...and the shard pruning connect() sets for every client in cluster mode.
+    names = sorted(
+        {*consistency.insert, *consistency.read, "insert_deduplication_token", "optimize_skip_unused_shards"}
+    )
     assert parse([], settings=names).settings == set(names)
 
 
