@@ -130,6 +130,11 @@ def test_compose_runs_the_production_like_stack() -> None:
         assert pdtrail[name]["healthcheck"]["test"] == ["CMD", "pdtrail", "health"]
     assert all(s["user"] == "10001:10001" and s["read_only"] for s in pdtrail.values())
     assert services["prometheus"]["network_mode"] == "service:consumer"
+    # The desk's health check must not look for a consumer in its own container.
+    assert pdtrail["desk"]["environment"] == {
+        "PDTRAIL_CONFIG": "/run/secrets/pdtrail_config",
+        "PDTRAIL_CONSUMER__METRICS_PORT": "0",
+    }
     for service in services.values():  # every image pinned to a release, none to :latest
         assert re.fullmatch(r"[\w./-]+:v?\d[\w.-]*", service["image"]), service["image"]
 
@@ -196,5 +201,8 @@ def test_every_pod_runs_unprivileged_and_pdtrail_is_probed_by_pdtrail_health() -
             if container["image"].endswith("/pdtrail:0.1.0") and container["name"] != "migrate":
                 for probe in ("livenessProbe", "readinessProbe"):
                     assert container[probe]["exec"]["command"] == ["pdtrail", "health"]
+    desk = next(d for d in manifests() if d["metadata"]["name"] == "pdtrail-desk" and d["kind"] == "Deployment")
+    desk_env = {e["name"]: e["value"] for e in desk["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert desk_env["PDTRAIL_CONSUMER__METRICS_PORT"] == "0"
     consumer = next(d for d in manifests() if d["metadata"]["name"] == "pdtrail-consumer" and d["kind"] == "Deployment")
     assert consumer["spec"]["replicas"] >= 2  # several consumers in one group
