@@ -141,14 +141,14 @@ def _create(statement: str, layout: ClusterLayout) -> list[str]:
     engine = _ENGINE.match(tail)
     if not engine or engine["kind"].lower().startswith(("replicated", "shared")):
         raise ClusterDdlError(statement, "only tables of the (non-replicated) MergeTree family are rendered")
-    clauses, table_settings = _split_settings(tail[engine.end() :])
+    clauses, table_settings, comment = _split_settings(tail[engine.end() :])
     path = layout.replica_path.replace("'", "\\'")
     args = [f"'{path}'", f"'{layout.replica_name}'"] + ([engine["args"].strip()] if engine["args"] else [])
     table_settings = _replicated_settings(table_settings, layout)
     local = (
         f"CREATE TABLE {ine}{layout.local(table)} {layout.on_cluster}\n{columns}\n"
         f"ENGINE = Replicated{engine['kind']}MergeTree({', '.join(args)})\n{clauses.strip()}\n"
-        f"SETTINGS {', '.join(f'{k} = {v}' for k, v in table_settings.items())}"
+        f"SETTINGS {', '.join(f'{k} = {v}' for k, v in table_settings.items())}" + (f"\n{comment}" if comment else "")
     )
     key = layout.sharding_keys.get(table) or _default_sharding_key(statement, clauses)
     distributed = (
@@ -205,16 +205,19 @@ def _default_sharding_key(statement: str, clauses: str) -> str:
     return f"cityHash64({first})"
 
 
-def _split_settings(clauses: str) -> tuple[str, dict[str, str]]:
-    """The clauses before SETTINGS, and the settings (name -> value as written)."""
+def _split_settings(clauses: str) -> tuple[str, dict[str, str], str]:
+    """The clauses before SETTINGS, the settings (name -> value as written), and a table COMMENT after them."""
+    comment = re.search(r"\bCOMMENT\s+'(?:[^'\\]|\\.|'')*'\s*\Z", clauses, re.I)
+    trailer = comment.group(0).strip() if comment else ""
+    clauses = clauses[: comment.start()] if comment else clauses
     found = re.search(r"\bSETTINGS\b", clauses, re.I)
     if not found:
-        return clauses, {}
+        return clauses, {}, trailer
     pairs = {}
     for pair in _split_top_level(clauses[found.end() :], ","):
         name, _, value = pair.partition("=")
         pairs[name.strip()] = value.strip()
-    return clauses[: found.start()], pairs
+    return clauses[: found.start()], pairs, trailer
 
 
 def _split_top_level(text: str, separator: str) -> list[str]:

@@ -215,3 +215,14 @@ def test_cluster_migrations_send_quorum_writes_and_sequential_reads_and_apply_on
     assert apply_migrations(cast(Any, client), cluster) == []
     assert [c.target for c in client.of("command")] == ["EXISTS TABLE schema_migrations"]
     assert client.of("insert") == []
+
+
+def test_a_table_comment_stays_after_the_settings() -> None:
+    statement = (
+        "CREATE TABLE notes (subject_key String, note String) ENGINE = MergeTree ORDER BY subject_key "
+        "SETTINGS index_granularity = 1024 COMMENT 'the DPO''s notes, per subject'"
+    )
+    rendered = render_statement(statement, layout())
+    assert rendered[0].endswith("SETTINGS replicated_deduplication_window = 0, index_granularity = 1024\n"
+                                "COMMENT 'the DPO''s notes, per subject'")  # fmt: skip
+    assert parse(rendered).errors == [None, None]
