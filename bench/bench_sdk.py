@@ -100,6 +100,7 @@ def measure_raw(bootstrap: str, home: Path, events: list[Any]) -> dict[str, Any]
         value = codec.encode(event.model_copy(update={"subject": subject}))
         prepared.append((value, subject.key.encode(), [(EVENT_TYPE_HEADER, event.event_type.encode())]))
     answered = [0, 0]
+    queue_full = 0
 
     def report(err: Any, _msg: Any) -> None:  # what any producer that wants to know about delivery does
         answered[err is not None] += 1
@@ -114,6 +115,7 @@ def measure_raw(bootstrap: str, home: Path, events: list[Any]) -> dict[str, Any]
                 produce("raw", value, key, headers=headers, on_delivery=report)
                 break
             except BufferError:
+                queue_full += 1
                 producer.poll(0.05)
         producer.poll(0)
     left = _drain(producer.flush, started)
@@ -122,6 +124,7 @@ def measure_raw(bootstrap: str, home: Path, events: list[Any]) -> dict[str, Any]
         "events": len(events),
         "events_per_s": len(events) / seconds,
         "cpu_s_per_100k": cpu_s / len(events) * 1e5,
+        "queue_full_waits": queue_full,
         "confirmed": answered[0],
         "failed": answered[1],
         "unconfirmed": left,
@@ -153,6 +156,7 @@ def measure_emit(bootstrap: str, home: Path, events: list[Any], topic: str, *, b
             emit(event)
             append(clock() - t0)
     loop_s = time.perf_counter() - started
+    spooled_at_loop_end = emitter.stats.spooled  # librdkafka's queue was full: these went to disk
     left = _drain(emitter.flush, started)
     seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     stats = emitter.stats
@@ -161,6 +165,7 @@ def measure_emit(bootstrap: str, home: Path, events: list[Any], topic: str, *, b
         "events": len(events),
         "latency_us": latency_summary(latencies, 1000.0),
         "loop_events_per_s": len(events) / loop_s,
+        "spooled_at_loop_end": spooled_at_loop_end,
         "events_per_s": len(events) / seconds,
         "cpu_s_per_100k": cpu_s / len(events) * 1e5,
         "delivered": stats.delivered - 200,

@@ -59,6 +59,7 @@ _SPOOL_CODES = {
     KafkaError._PURGE_INFLIGHT,
 }
 _REPLAY_BATCH = 500
+_SERVE_EVERY_MASK = 7  # emit() serves librdkafka's reports on every 8th event
 _LIVE: weakref.WeakSet[AuditEmitter] = weakref.WeakSet()
 # One header list per event type, built once: librdkafka copies it for each message.
 _HEADERS: dict[str, Headers] = {t: [(EVENT_TYPE_HEADER, t.encode())] for t in EVENT_CLASS_BY_TYPE}
@@ -164,6 +165,8 @@ class AuditEmitter:
         self._pid = os.getpid()
         self._producer = Producer(self._config, logger=LIBRDKAFKA_LOGGER)
         self._produce = self._producer.produce
+        self._poll = self._producer.poll
+        self._served_at = time.monotonic()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_forever, name="pdtrail-emitter", daemon=True)
         self._poller.start()
@@ -180,10 +183,13 @@ class AuditEmitter:
         _LIVE.add(self)
 
     def _poll_forever(self) -> None:
-        # Serve failure reports in bursts: a poll that returned at every single report would take the GIL
-        # from the emitting thread thousands of times a second.
+        # While events are emitted, emit() serves librdkafka's reports itself, a few at a time (see _send);
+        # this thread serves them only when nobody emits. Served here under load, each report would take
+        # the GIL from the emitting thread: on a busy machine every hand-over waits for the scheduler
+        # (measured: emit() mean 50-90 µs against a p50 of 9-13 µs, 0.2x raw throughput).
         while not self._stop.wait(0.05):
-            self._producer.poll(0)
+            if time.monotonic() - self._served_at >= 0.05:
+                self._producer.poll(0)
 
     # ---- the per-event path ----------------------------------------------------------------------------
 
@@ -282,6 +288,10 @@ class AuditEmitter:
             self._queue_full(spool, number, key, value, headers, event_id, report)
             return
         self._produced.add()
+        if not number & _SERVE_EVERY_MASK:
+            # Serve the reports that arrived meanwhile: about this many, each a lock-free count.
+            self._poll(0)
+            self._served_at = time.monotonic()
 
     def _queue_full(
         self, spool: Spool | None, number: int, key: bytes, value: bytes, headers: Headers, event_id: UUID, report: Any
