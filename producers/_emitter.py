@@ -182,6 +182,15 @@ class AuditEmitter:
         register_emitter_metrics(lambda: list(_LIVE))
         _LIVE.add(self)
 
+    def _forked(self) -> None:
+        # librdkafka's threads did not survive the fork and the parent's queue is not ours: a producer, a
+        # spool and counters of the child's own (the parent's events are the parent's to confirm).
+        self._emitted, self._produced, self._confirmed, self._replayed = Tally(), Tally(), Tally(), Tally()
+        self._lock = threading.Lock()
+        self._answered_badly = self._failed = 0
+        self._spool = None
+        self._start()
+
     def _poll_forever(self) -> None:
         # While events are emitted, emit() serves librdkafka's reports itself, a few at a time (see _send);
         # this thread serves them only when nobody emits. Served here under load, each report would take
@@ -237,7 +246,7 @@ class AuditEmitter:
         if self._closed:
             raise EmitterClosedError("emit() after close()")
         if os.getpid() != self._pid:
-            self._start()  # forked: librdkafka's threads did not survive, the parent's queue is not ours
+            self._forked()
         key, value, headers, event_id = self._prepare(event)
         self._send(key, value, headers, event_id)
         self._emitted.add()
@@ -258,7 +267,7 @@ class AuditEmitter:
         if self._closed:
             raise EmitterClosedError("emit_many() after close()")
         if os.getpid() != self._pid:
-            self._start()
+            self._forked()
         prepare = self._prepare
         ready: list[Prepared] = []
         for index, event in enumerate(events):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,24 @@ def test_a_tally_loses_no_count_across_threads_and_never_goes_down() -> None:
         thread.join()
     assert tally.value == 80_000  # the counting threads ended: their counts were folded in, none lost
     assert seen == sorted(seen)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_emits_through_a_producer_and_counters_of_its_own(tmp_path: Path) -> None:
+    audit = _emitter(tmp_path)
+    try:
+        audit.emit_many(EVENTS[:3])
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's three are not its own to count or confirm
+            try:
+                audit.emit(EVENTS[3])
+                stats = audit.stats
+                os.write(write, f"{stats.emitted} {stats.pending} {audit._pid == os.getpid()}".encode())
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        assert os.read(read, 100).decode() == "1 1 True"
+        assert audit.stats.emitted == 3 and audit.stats.pending == 3  # the parent's, unchanged
+    finally:
+        audit.close(timeout=0)
