@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs, idempotent: Java 17 + Maven (Debian packages, when missing),
-# a Python virtual environment with pdtrail and its test tools, and the Kafka broker's jars.
+# a Python virtual environment with pdtrail (SDK and server parts) and its test tools, and the Kafka broker's jars.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +27,7 @@ stamp=.venv/.pdtrail-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing pdtrail and its dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[server,dev]'
   touch "$stamp"
 fi
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from pdtrail._cli import main
+from pdtrail._entry import main
 
 sys.exit(main())

@@ -157,6 +157,9 @@ class EmitterSettings(_Section):
         "block", description="A full spool: emit() waits up to spool_block_timeout_s for room, or raises at once."
     )
     spool_block_timeout_s: float = Field(5.0, ge=0, description="The longest emit() waits for room in a full spool.")
+    pseudonym_cache_size: int = Field(
+        4096, ge=0, description="Pseudonyms kept (LRU by kind, identifier, key version) for repeated subjects; 0: none."
+    )
 
 
 class RegisterSettings(_Section):

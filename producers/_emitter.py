@@ -1,15 +1,26 @@
-"""The emitter: validate → pseudonymise → encode → hand to librdkafka, without blocking the service."""
+"""The emitter: validate → check the register → pseudonymise → encode → hand to librdkafka, without blocking.
+
+Every service pays this on every request, so the per-event path does only what each event needs: the
+event model was validated when the service built it (it is not validated or copied again), the register
+check looks up precomputed sets, the pseudonym comes from an LRU when the subject repeats, the Avro body is
+written by a compiled writer, and a confirmation from Kafka costs one lock-free count. No lock is taken
+on the way while the spool is empty. (Failures-only delivery reports, ``delivery.report.only.error``,
+were measured: they saved no CPU time that showed above the noise, and without a report per event the
+pending count and the spool's confirmation would have to be guessed from librdkafka's queue length,
+which also holds librdkafka's own log and error events.)
+"""
 
 from __future__ import annotations
 
 import atexit
 import functools
+import itertools
 import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -18,8 +29,9 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pdtrail.config import Settings, load_settings
 from pdtrail.errors import LIBRDKAFKA_LOGGER, ConfigError
-from pdtrail.producers._metrics import register_emitter_metrics
+from pdtrail.producers._metrics import RETIRED, Tally, register_emitter_metrics
 from pdtrail.producers._pseudonym import Pseudonymiser
+from pdtrail.producers._replay import Replay
 from pdtrail.producers._spool import Headers, Spool
 from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError, SpoolFullError
 from pdtrail.schemas import (
@@ -47,10 +59,10 @@ _SPOOL_CODES = {
     KafkaError._PURGE_INFLIGHT,
 }
 _REPLAY_BATCH = 500
+_SERVE_EVERY_MASK = 7  # emit() serves librdkafka's reports on every 8th event
 _LIVE: weakref.WeakSet[AuditEmitter] = weakref.WeakSet()
-
-
-register_emitter_metrics(lambda: list(_LIVE))
+# One header list per event type, built once: librdkafka copies it for each message.
+_HEADERS: dict[str, Headers] = {t: [(EVENT_TYPE_HEADER, t.encode())] for t in EVENT_CLASS_BY_TYPE}
 
 
 @atexit.register
@@ -61,11 +73,17 @@ def _close_at_exit() -> None:
 
 
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
-    """librdkafka producer options: pdtrail's defaults, then the configured pass-through options."""
+    """librdkafka producer options: pdtrail's defaults, then the configured pass-through options.
+
+    The defaults are tuned for many small events from a request path: ``linger.ms`` 5 (at most 5 ms more
+    latency to the broker, batches of hundreds of events under load), ``batch.size`` 1 MiB, lz4 (cheap
+    on the CPU, and the events share most of their bytes).
+    """
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka.bootstrap_servers,
         "client.id": "pdtrail-emitter",
         "linger.ms": 5,
+        "batch.size": 1024 * 1024,
         "compression.type": "lz4",
         "message.timeout.ms": int(settings.emitter.delivery_timeout_s * 1000),
         **_GUARANTEES,
@@ -76,32 +94,10 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
         raise ConfigError("PDTRAIL_KAFKA__PRODUCER", "enable.idempotence must stay true for an audit trail")
     if str(config["acks"]).lower() not in ("all", "-1"):  # librdkafka reads -1 as all
         raise ConfigError("PDTRAIL_KAFKA__PRODUCER", "acks must stay all for an audit trail")
+    if str(config.get("delivery.report.only.error", False)).lower() in ("true", "1"):
+        # Every confirmation counts (delivered, and the spool's rows leave on it).
+        raise ConfigError("PDTRAIL_KAFKA__PRODUCER", "delivery.report.only.error cannot be used with pdtrail")
     return config
-
-
-class _Replay:
-    """One batch of spooled events on their way out again. A row leaves the spool when Kafka confirms it;
-    a late confirmation (after the batch stopped waiting) still removes its row."""
-
-    def __init__(self, spool: Spool, delivered: Callable[[int], None]) -> None:
-        self._spool = spool
-        self._delivered = delivered
-        self._answers = threading.Condition()
-        self.answered = 0
-        self.failed = False
-
-    def confirmed(self, seq: int, err: KafkaError | None, _msg: Message) -> None:
-        if err is None:
-            self._spool.remove([seq])
-            self._delivered(1)
-        with self._answers:
-            self.failed |= err is not None
-            self.answered += 1
-            self._answers.notify_all()
-
-    def wait(self, timeout: float) -> None:
-        with self._answers:
-            self._answers.wait(timeout)
 
 
 @dataclass(frozen=True)
@@ -117,15 +113,19 @@ class EmitterStats:
     spooled: int = 0  # on disk, waiting for the broker (included in neither delivered nor pending)
 
 
+Prepared = tuple[bytes, bytes, Headers, UUID]  # key, value, headers, event id
+
+
 class AuditEmitter:
     """Sends processing events to the audit topic.
 
-    ``emit()`` validates the event, pseudonymises its subject, encodes it and queues it in librdkafka;
-    it returns at once (within ``emitter.enqueue_timeout_s`` when the local queue is full, then raises
-    :class:`EmitQueueFullError`). A background thread serves delivery reports: a failed delivery is
-    counted and passed to ``on_delivery_error``; it is never silent. ``flush(timeout)`` returns how many
-    events are still unconfirmed; ``close()`` flushes and stops. After ``os.fork()`` the child gets a
-    fresh producer on its first ``emit()``. Idempotence and ``acks=all`` are always on.
+    ``emit()`` checks the event against the processing register, pseudonymises its subject, encodes it
+    and queues it in librdkafka; it returns at once (within ``emitter.enqueue_timeout_s`` when the local
+    queue is full, then raises :class:`EmitQueueFullError`). ``emit_many()`` does the same for a batch.
+    A background thread serves librdkafka's failure reports: a failed delivery is counted and passed to
+    ``on_delivery_error``; it is never silent. ``flush(timeout)`` returns how many events are still
+    unconfirmed; ``close()`` flushes and stops. After ``os.fork()`` the child gets a fresh producer on its
+    first ``emit()``. Idempotence and ``acks=all`` are always on.
 
     Use as a context manager, or call ``close()`` before the process exits.
     """
@@ -145,19 +145,28 @@ class AuditEmitter:
         self._codec = codec or EventCodec()
         self._on_delivery_error = on_delivery_error
         self._register = register or load_register(self._settings.processing_register.path)
+        self._enforce = self._settings.processing_register.mode == "enforce"
+        self._default_source = self._settings.emitter.source_system
         self._outside_register = 0
         self._spool: Spool | None = None
-        self._number = 0  # emit order, carried onto the spool so that it replays in that order
-        self._live_in_flight = 0  # produced straight to librdkafka, not yet answered
+        self._next_number = 1  # emit order, carried onto the spool so that it replays in that order
         self._topic = self._settings.kafka.topic
-        self._lock = threading.Lock()
-        self._emitted = self._delivered = self._failed = 0
+        self._lock = threading.Lock()  # counters of the failure path and the replayer, never emit()'s
+        self._emitted = Tally()
+        self._produced = Tally()  # handed straight to librdkafka by emit(), successfully queued
+        self._answered_badly = 0  # of those: reported failed, or spooled by a failure report (under _lock)
+        self._confirmed = Tally()  # of those: confirmed by Kafka
+        self._replayed = Tally()  # spooled events confirmed on their way out again
+        self._failed = 0
         self._closed = False
         self._start()
 
     def _start(self) -> None:
         self._pid = os.getpid()
         self._producer = Producer(self._config, logger=LIBRDKAFKA_LOGGER)
+        self._produce = self._producer.produce
+        self._poll = self._producer.poll
+        self._served_at = time.monotonic()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_forever, name="pdtrail-emitter", daemon=True)
         self._poller.start()
@@ -165,39 +174,71 @@ class AuditEmitter:
         if options.spool_max_bytes:
             # A forked child claims a spool file of its own: the parent's stays locked by the parent.
             self._spool = Spool(options.spool_dir or self._settings.home / "spool", options.spool_max_bytes)
-            self._number = max(self._number, self._spool.first_free_number)
+            self._next_number = max(self._next_number, self._spool.first_free_number)
             self._replayer = threading.Thread(target=self._replay_forever, name="pdtrail-spool", daemon=True)
             self._replayer.start()
+        # next() of itertools.count is atomic: emit order without a lock.
+        self._numbers = itertools.count(self._next_number)
+        register_emitter_metrics(lambda: list(_LIVE))
         _LIVE.add(self)
 
+    def _forked(self) -> None:
+        # librdkafka's threads did not survive the fork and the parent's queue is not ours: a producer, a
+        # spool and counters of the child's own (the parent's events are the parent's to confirm).
+        self._emitted, self._produced, self._confirmed, self._replayed = Tally(), Tally(), Tally(), Tally()
+        self._lock = threading.Lock()
+        self._answered_badly = self._failed = 0
+        self._spool = None
+        self._start()
+
     def _poll_forever(self) -> None:
-        # Serve delivery reports in bursts: a poll that returned at every single report would take the
-        # GIL from the emitting thread thousands of times a second (measured: emit() 30 % slower).
+        # While events are emitted, emit() serves librdkafka's reports itself, a few at a time (see _send);
+        # this thread serves them only when nobody emits. Served here under load, each report would take
+        # the GIL from the emitting thread: on a busy machine every hand-over waits for the scheduler
+        # (measured: emit() mean 50-90 µs against a p50 of 9-13 µs, 0.2x raw throughput).
         while not self._stop.wait(0.05):
-            self._producer.poll(0)
+            if time.monotonic() - self._served_at >= 0.05:
+                self._producer.poll(0)
+
+    # ---- the per-event path ----------------------------------------------------------------------------
 
     def _coerce(self, event: ProcessingEvent | Mapping[str, Any]) -> ProcessingEvent:
         if isinstance(event, ProcessingEvent):
-            return event
+            return event  # validated when it was built; frozen since
         data = dict(event)
-        if self._settings.emitter.source_system and "source_system" not in data:
-            data["source_system"] = self._settings.emitter.source_system
+        if self._default_source and "source_system" not in data:
+            data["source_system"] = self._default_source
         event_class = EVENT_CLASS_BY_TYPE.get(str(data.pop("type", "")))
         if event_class is None:
             raise InvalidEventError("type", f"must be one of {', '.join(EVENT_CLASS_BY_TYPE)}")
         return event_class(**data)
 
+    def _prepare(self, event: ProcessingEvent | Mapping[str, Any]) -> Prepared:
+        """Check, pseudonymise and encode one event; raises InvalidEventError naming every bad field."""
+        checked = event if isinstance(event, ProcessingEvent) else self._coerce(event)
+        problems = self._register.problems(checked)
+        if problems:
+            self._outside(checked, problems)
+        subject = checked.subject
+        if isinstance(subject, SubjectIdentifier):
+            subject = self._pseudonymiser.pseudonymise(subject)
+        value = self._codec.encode_as(checked, subject, self._register.version)
+        return subject.key.encode(), value, _HEADERS[checked.type], checked.event_id
+
+    def _outside(self, event: ProcessingEvent, problems: list[tuple[str, str]]) -> None:
+        if self._enforce:
+            raise InvalidEventError(problems[0][0], problems[0][1], problems)
+        with self._lock:
+            self._outside_register += 1
+        # Names of fields and register entries only: never a value that could identify the subject.
+        reasons = "; ".join(f"{f}: {r}" for f, r in problems)
+        logger.warning("event %s is outside the processing register: %s", event.event_id, reasons)
+
     def _register_stamp(self, event: ProcessingEvent) -> dict[str, Any]:
-        """Check ``event`` against the processing register; the version it passed goes on the event."""
+        """Check ``event`` against the processing register; the version it passed (what goes on the event)."""
         problems = self._register.problems(event)
         if problems:
-            if self._settings.processing_register.mode == "enforce":
-                raise InvalidEventError(problems[0][0], problems[0][1], problems)
-            with self._lock:
-                self._outside_register += 1
-            # Names of fields and register entries only: never a value that could identify the subject.
-            reasons = "; ".join(f"{f}: {r}" for f, r in problems)
-            logger.warning("event %s is outside the processing register: %s", event.event_id, reasons)
+            self._outside(event, problems)
         return {"register_version": self._register.version}
 
     def emit(self, event: ProcessingEvent | Mapping[str, Any]) -> UUID:
@@ -205,48 +246,81 @@ class AuditEmitter:
         if self._closed:
             raise EmitterClosedError("emit() after close()")
         if os.getpid() != self._pid:
-            self._start()  # forked: librdkafka's threads did not survive, the parent's queue is not ours
-        checked = self._coerce(event)
-        update = self._register_stamp(checked)
-        if isinstance(checked.subject, SubjectIdentifier):
-            update["subject"] = self._pseudonymiser.pseudonymise(checked.subject)
-        checked = checked.model_copy(update=update)
-        value = self._codec.encode(checked)
-        key = checked.subject.key.encode()
-        headers: Headers = [(EVENT_TYPE_HEADER, checked.event_type.encode())]
-        self._send(key, value, headers, str(checked.event_id))
-        with self._lock:
-            self._emitted += 1
-        return checked.event_id
+            self._forked()
+        key, value, headers, event_id = self._prepare(event)
+        self._send(key, value, headers, event_id)
+        self._emitted.add()
+        return event_id
 
-    def _send(self, key: bytes, value: bytes, headers: Headers, event_id: str) -> None:
-        with self._lock:
-            number = self._number
-            self._number += 1
+    def emit_many(
+        self,
+        events: Iterable[ProcessingEvent | Mapping[str, Any]],
+        *,
+        on_invalid: Callable[[int, InvalidEventError], None] | None = None,
+    ) -> list[UUID]:
+        """Queue a batch (a backfill of historical logs, a file of events); returns the ids sent, in order.
+
+        The whole batch is checked and encoded first. Without ``on_invalid`` an invalid event raises its
+        InvalidEventError before anything of the batch is sent; with it, ``on_invalid(index, error)`` is
+        told of each invalid one and the valid ones are sent, in their order.
+        """
+        if self._closed:
+            raise EmitterClosedError("emit_many() after close()")
+        if os.getpid() != self._pid:
+            self._forked()
+        prepare = self._prepare
+        ready: list[Prepared] = []
+        for index, event in enumerate(events):
+            try:
+                ready.append(prepare(event))
+            except InvalidEventError as exc:
+                if on_invalid is None:
+                    raise
+                on_invalid(index, exc)
+        send = self._send
+        for key, value, headers, event_id in ready:
+            send(key, value, headers, event_id)
+        self._emitted.add(len(ready))
+        return [event_id for *_, event_id in ready]
+
+    def _send(self, key: bytes, value: bytes, headers: Headers, event_id: UUID) -> None:
+        number = next(self._numbers)
         spool = self._spool
         if spool is not None and spool.depth:
             # Events are waiting on disk: this one queues behind them, so no subject's events overtake.
             self._to_spool(spool, number, key, value, headers, event_id)
             return
-        report = functools.partial(self._on_delivery, event_id, number)
+        report = functools.partial(self._on_report, event_id, number)
+        try:
+            self._produce(self._topic, value, key, headers=headers, on_delivery=report)
+        except BufferError:
+            self._queue_full(spool, number, key, value, headers, event_id, report)
+            return
+        self._produced.add()
+        if not number & _SERVE_EVERY_MASK:
+            # Serve the reports that arrived meanwhile: about this many, each a lock-free count.
+            self._poll(0)
+            self._served_at = time.monotonic()
+
+    def _queue_full(
+        self, spool: Spool | None, number: int, key: bytes, value: bytes, headers: Headers, event_id: UUID, report: Any
+    ) -> None:
+        if spool is not None:  # librdkafka's memory is full: the disk takes it, emit() does not wait
+            self._to_spool(spool, number, key, value, headers, event_id)
+            return
         deadline = time.monotonic() + self._settings.emitter.enqueue_timeout_s
         while True:
+            self._producer.poll(0.05)
             try:
-                with self._lock:
-                    self._live_in_flight += 1
-                self._producer.produce(self._topic, value=value, key=key, headers=headers, on_delivery=report)
-                return
+                self._produce(self._topic, value, key, headers=headers, on_delivery=report)
             except BufferError:
-                with self._lock:
-                    self._live_in_flight -= 1
-                if spool is not None:  # librdkafka's memory is full: the disk takes it, emit() does not wait
-                    self._to_spool(spool, number, key, value, headers, event_id)
-                    return
                 if time.monotonic() >= deadline:
                     raise EmitQueueFullError(self._settings.emitter.enqueue_timeout_s, len(self._producer)) from None
-                self._producer.poll(0.05)
+                continue
+            self._produced.add()
+            return
 
-    def _to_spool(self, spool: Spool, number: int, key: bytes, value: bytes, headers: Headers, event_id: str) -> None:
+    def _to_spool(self, spool: Spool, number: int, key: bytes, value: bytes, headers: Headers, event_id: UUID) -> None:
         options = self._settings.emitter
         size = len(key) + len(value)
         started = time.monotonic()
@@ -255,25 +329,26 @@ class AuditEmitter:
             if options.spool_full_policy == "raise" or waited >= options.spool_block_timeout_s:
                 raise SpoolFullError(spool.max_bytes, spool.depth, waited)
             time.sleep(0.05)
-        spool.append(number, key, value, headers, event_id)
+        spool.append(number, key, value, headers, str(event_id))
 
-    def _on_delivery(self, event_id: str, number: int, err: KafkaError | None, msg: Message) -> None:
-        with self._lock:
-            self._live_in_flight -= 1
+    def _on_report(self, event_id: UUID, number: int, err: KafkaError | None, msg: Message) -> None:
+        """librdkafka's answer for an event emit() produced (on the poller's thread, or flush()'s)."""
         if err is None:
-            with self._lock:
-                self._delivered += 1
+            self._confirmed.add()  # the common case: one lock-free count
             return
         spool = self._spool
         if spool is not None and err.code() in _SPOOL_CODES:
             # Accepted by emit() already: kept even past the spool's bound (logged), never dropped.
             if not spool.has_room(len(msg.value() or b"")):
                 logger.warning("spool over its bound: keeping an undeliverable event anyway")
-            spool.append(number, msg.key(), msg.value() or b"", list(msg.headers() or []), event_id)
+            spool.append(number, msg.key(), msg.value() or b"", list(msg.headers() or []), str(event_id))
+            with self._lock:
+                self._answered_badly += 1
             return
         with self._lock:
+            self._answered_badly += 1
             self._failed += 1
-        error = DeliveryError(event_id, self._topic, err.str(), bool(err.retriable()))
+        error = DeliveryError(str(event_id), self._topic, err.str(), bool(err.retriable()))
         logger.error("audit event not delivered: %s", error)
         if self._on_delivery_error is not None:
             try:
@@ -281,24 +356,24 @@ class AuditEmitter:
             except Exception:
                 logger.exception("on_delivery_error callback raised")
 
+    # ---- the spool's way out ---------------------------------------------------------------------------
+
     def _replay_forever(self) -> None:
         """Send what the spool holds, oldest first, a batch at a time; each row goes once Kafka confirmed it."""
         backoff = 0.2
         while not self._stop.is_set():
             spool = self._spool
-            with self._lock:
-                # Older events still in librdkafka may yet fail and join the spool ahead of what it holds:
-                # replay only once they are all answered (no new ones go there while the spool is not empty).
-                settled = self._live_in_flight == 0
-            batch = spool.head(_REPLAY_BATCH) if spool is not None and settled else []
+            # Older events still in librdkafka may yet fail and join the spool ahead of what it holds:
+            # replay only once they are all answered (no new ones go there while the spool is not empty).
+            batch = spool.head(_REPLAY_BATCH) if spool is not None and not self._live_pending() else []
             if spool is None or not batch:
                 self._stop.wait(0.2)
                 continue
-            replay = _Replay(spool, self._count_delivered)
+            replay = Replay(spool, self._replayed.add)
             sent = 0
             for item in batch:
                 try:
-                    self._producer.produce(
+                    self._produce(
                         self._topic, value=item.value, key=item.key, headers=item.headers,
                         on_delivery=functools.partial(replay.confirmed, item.seq),
                     )  # fmt: skip
@@ -314,9 +389,13 @@ class AuditEmitter:
             else:
                 backoff = 0.2
 
-    def _count_delivered(self, n: int) -> None:
-        with self._lock:
-            self._delivered += n
+    # ---- what a caller reads -----------------------------------------------------------------------------
+
+    def _live_pending(self) -> int:
+        # Produced by emit() and not answered yet. Not len(producer): a spooled event being replayed sits in
+        # librdkafka too (it is counted as spooled), and librdkafka counts its own queued events there.
+        produced = self._produced.value  # read first: a report counted since only lowers the figure
+        return max(0, produced - self._confirmed.value - self._answered_badly)
 
     def flush(self, timeout: float = 10.0) -> int:
         """Wait up to ``timeout`` seconds for delivery, of the spool too; returns the number still unconfirmed."""
@@ -325,9 +404,8 @@ class AuditEmitter:
         while self._spool is not None and self._spool.depth and time.monotonic() < deadline:
             time.sleep(0.05)
         self._producer.flush(max(0.0, deadline - time.monotonic()))
-        with self._lock:  # a replayed event is in librdkafka and in the spool: counted once, as spooled
-            left = self._live_in_flight
-        return left + (self._spool.depth if self._spool is not None else 0)
+        # A replayed event is in librdkafka and in the spool: counted once, as spooled.
+        return self._live_pending() + (self._spool.depth if self._spool is not None else 0)
 
     def persist(self, timeout: float = 5.0) -> int:
         """Make every accepted event durable: delivered, or on disk in the spool. Waits up to ``timeout``
@@ -339,8 +417,7 @@ class AuditEmitter:
         if len(self._producer):
             self._producer.purge(in_queue=True, in_flight=True, blocking=False)
             self._producer.flush(5.0)  # serves the purge reports, which put each event on disk
-        with self._lock:  # not len(producer): the replayer may have handed it spooled events meanwhile
-            return self._live_in_flight
+        return self._live_pending()
 
     def close(self, timeout: float = 10.0) -> int:
         """Flush, then stop. What is still undelivered goes to the spool and out on the next start.
@@ -348,13 +425,12 @@ class AuditEmitter:
         if self._closed:
             return 0
         self._closed = True
-        _LIVE.discard(self)
         left = self.flush(timeout)
         self._stop.set()
         if self._spool is not None:
             self._replayer.join(timeout=self._settings.emitter.delivery_timeout_s + 10)
             if len(self._producer):
-                # Still in librdkafka's memory: purged, each comes back through _on_delivery into the spool
+                # Still in librdkafka's memory: purged, each comes back through _on_report into the spool
                 # (one that was in flight may also have landed; the consumer drops a repeated event id).
                 self._producer.purge(in_queue=True, in_flight=True, blocking=False)
                 self._producer.flush(5.0)
@@ -365,6 +441,7 @@ class AuditEmitter:
         self._poller.join(timeout=1.0)
         if left and self._spool is None:
             logger.error("closing with %d audit events unconfirmed", left)
+        RETIRED.retire(self, _LIVE.discard)  # the process's counters keep what this emitter counted
         return left
 
     @property
@@ -375,10 +452,11 @@ class AuditEmitter:
 
     @property
     def stats(self) -> EmitterStats:
+        delivered = self._confirmed.value + self._replayed.value
+        spooled = self._spool.depth if self._spool is not None else 0
         with self._lock:
-            spooled = self._spool.depth if self._spool is not None else 0
-            # Not len(producer): a spooled event being replayed sits in librdkafka too, and is counted as spooled.
-            return EmitterStats(self._emitted, self._delivered, self._failed, self._live_in_flight, spooled)
+            failed = self._failed
+        return EmitterStats(self._emitted.value, delivered, failed, self._live_pending(), spooled)
 
     def __enter__(self) -> AuditEmitter:
         return self

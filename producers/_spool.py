@@ -98,8 +98,9 @@ class Spool:
 
     @property
     def depth(self) -> int:
-        with self._lock:
-            return int(self._count)
+        # Read on every emit(): no lock. One int attribute is read whole; a count changing under the read
+        # is seen a moment later, as it would be right after a locked read.
+        return int(self._count)
 
     @property
     def size_bytes(self) -> int:

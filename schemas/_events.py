@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, ClassVar, Literal, Self
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ from pdtrail.schemas._identifiers import (
     normalise_identifier,
     normalise_organisation_number,
 )
+from pdtrail.schemas._uuid7 import uuid7
 from pdtrail.schemas._vocabulary import (
     AccessKind,
     ActorRole,
@@ -165,7 +166,7 @@ class ProcessingEvent(_Model):
         "register_version",
     )
 
-    event_id: UUID = Field(default_factory=uuid4)
+    event_id: UUID = Field(default_factory=uuid7)  # time-ordered: RFC 9562 v7
     occurred_at: Annotated[AwareDatetime, AfterValidator(_utc_micros)] = Field(
         default_factory=lambda: dt.datetime.now(dt.UTC)
     )

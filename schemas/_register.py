@@ -167,6 +167,36 @@ def _known(where: str, names: tuple[str, ...], declared: dict[str, Any]) -> None
 
 Mode = Literal["enforce", "record"]
 
+_CONSENT_EVENTS = frozenset({ConsentGiven, ConsentWithdrawn})
+# The event field that names the other organisation, per event type; a recipient or a source.
+_PARTY_FIELD: dict[type, str] = {
+    PersonalDataShared: "recipient",
+    CreditCheckPerformed: "bureau",
+    SubjectChecked: "provider",
+    LeadReceived: "lead_source",
+    PublicRegisterLookup: "public_register",
+    PersonalDataCollected: "source_party",
+}
+_RECIPIENT_FIELDS = frozenset({"recipient", "bureau"})
+
+
+class _Parties:
+    """The organisations a purpose names, as sets: :meth:`Organisation.matches` against any of them,
+    without a loop. A party matches by organisation number when both carry one, else by name and country."""
+
+    def __init__(self, organisations: list[Organisation]) -> None:
+        self._numbers = frozenset(o.organisation_number for o in organisations if o.organisation_number)
+        self._named_with_number = frozenset(
+            (o.name.casefold(), o.country) for o in organisations if o.organisation_number
+        )
+        self._named_only = frozenset((o.name.casefold(), o.country) for o in organisations if not o.organisation_number)
+
+    def matches(self, party: Party) -> bool:
+        named = (party.name.casefold(), party.country)
+        if party.organisation_number:
+            return party.organisation_number in self._numbers or named in self._named_only
+        return named in self._named_with_number or named in self._named_only
+
 
 class ProcessingRegister:
     """A loaded register. :meth:`problems` lists what an event breaks; :meth:`check` raises on any."""
@@ -176,6 +206,19 @@ class ProcessingRegister:
         self.path = path
         self.digest = digest
         self.version = f"{data.version}+{digest[:8]}"
+        # What problems() asks per event, precomputed: per purpose its bases, categories and parties,
+        # per role its purposes and categories.
+        self._rules = {
+            name: (
+                frozenset(entry.legal_bases),
+                frozenset(entry.categories),
+                _Parties([data.recipients[r] for r in entry.recipients]),
+                _Parties([data.sources[s] for s in entry.sources]),
+                entry,
+            )
+            for name, entry in data.purposes.items()
+        }
+        self._roles = {name: (frozenset(r.purposes), frozenset(r.categories)) for name, r in data.roles.items()}
 
     @property
     def controller(self) -> Organisation:
@@ -211,72 +254,52 @@ class ProcessingRegister:
         return max(periods, key=lambda r: r.approximate()) if periods else None
 
     def problems(self, event: ProcessingEvent) -> list[tuple[str, str]]:
-        """Every (field, reason) by which ``event`` falls outside the register; empty when it fits."""
-        entry = self._data.purposes.get(event.purpose)
-        if entry is None:
-            return [("purpose", f"{event.purpose!r} is not a purpose in the processing register {self.version}")]
+        """Every (field, reason) by which ``event`` falls outside the register; empty when it fits.
+
+        Runs for every emitted event: the rules are looked up in sets built once per register, and an
+        event that fits allocates nothing but the empty answer."""
+        purpose = event.purpose
+        rules = self._rules.get(purpose)
+        if rules is None:
+            return [("purpose", f"{purpose!r} is not a purpose in the processing register {self.version}")]
+        bases, categories, recipients, sources, entry = rules
         found: list[tuple[str, str]] = []
-        consent_event = isinstance(event, ConsentGiven | ConsentWithdrawn)
-        if consent_event and LegalBasis.CONSENT not in entry.legal_bases:
-            # Said once, plainly: the basis error below would only restate it.
-            found.append(
-                ("purpose", f"{event.purpose!r} does not rest on consent, so consent cannot be given or withdrawn")
-            )
-        elif event.legal_basis not in entry.legal_bases:
+        cls = type(event)
+        if cls in _CONSENT_EVENTS and LegalBasis.CONSENT not in bases:
+            found.append(("purpose", f"{purpose!r} does not rest on consent, so consent cannot be given or withdrawn"))
+        elif event.legal_basis not in bases:
             allowed = ", ".join(b.value for b in entry.legal_bases)
             found.append(
-                (
-                    "legal_basis",
-                    f"{event.legal_basis.value!r} is not allowed for {event.purpose!r} (allowed: {allowed})",
-                )
+                ("legal_basis", f"{event.legal_basis.value!r} is not allowed for {purpose!r} (allowed: {allowed})")
             )
-        undeclared = [c for c in event.data_categories if c not in entry.categories]
-        if undeclared:
-            found.append(("data_categories", f"{', '.join(undeclared)} not declared for {event.purpose!r}"))
-        found += self._party_problems(event, entry)
-        if isinstance(event, ConsentGiven | ConsentWithdrawn) and LegalBasis.CONSENT not in entry.legal_bases:
-            found.append(
-                ("purpose", f"{event.purpose!r} does not rest on consent, so consent cannot be given or withdrawn")
-            )
-        if isinstance(event, PersonalDataAccessed):
+        if not categories.issuperset(event.data_categories):
+            undeclared = [c for c in event.data_categories if c not in categories]
+            found.append(("data_categories", f"{', '.join(undeclared)} not declared for {purpose!r}"))
+        party_field = _PARTY_FIELD.get(cls)
+        if party_field is not None:
+            party = getattr(event, party_field)
+            if party is not None:
+                if party_field in _RECIPIENT_FIELDS:
+                    if not recipients.matches(party):
+                        found.append((party_field, f"{party.name!r} is not a recipient registered for {purpose!r}"))
+                elif not sources.matches(party):
+                    found.append((party_field, f"{party.name!r} is not a source registered for {purpose!r}"))
+        if cls is PersonalDataAccessed:
             found += self._role_problems(event)
         return found
 
-    def _party_problems(self, event: ProcessingEvent, entry: PurposeEntry) -> list[tuple[str, str]]:
-        if isinstance(event, PersonalDataShared):
-            return self._recipient("recipient", event.recipient, event.purpose, entry)
-        if isinstance(event, CreditCheckPerformed):
-            return self._recipient("bureau", event.bureau, event.purpose, entry)
-        if isinstance(event, SubjectChecked) and event.provider is not None:
-            return self._source("provider", event.provider, event.purpose, entry)
-        if isinstance(event, LeadReceived):
-            return self._source("lead_source", event.lead_source, event.purpose, entry)
-        if isinstance(event, PublicRegisterLookup):
-            return self._source("public_register", event.public_register, event.purpose, entry)
-        if isinstance(event, PersonalDataCollected) and event.source_party is not None:
-            return self._source("source_party", event.source_party, event.purpose, entry)
-        return []
-
-    def _recipient(self, field: str, party: Party, purpose: str, entry: PurposeEntry) -> list[tuple[str, str]]:
-        if any(self._data.recipients[r].matches(party) for r in entry.recipients):
-            return []
-        return [(field, f"{party.name!r} is not a recipient registered for {purpose!r}")]
-
-    def _source(self, field: str, party: Party, purpose: str, entry: PurposeEntry) -> list[tuple[str, str]]:
-        if any(self._data.sources[s].matches(party) for s in entry.sources):
-            return []
-        return [(field, f"{party.name!r} is not a source registered for {purpose!r}")]
-
     def _role_problems(self, event: PersonalDataAccessed) -> list[tuple[str, str]]:
-        role = self._data.roles.get(event.actor.role)
+        role_name = event.actor.role
+        role = self._roles.get(role_name)
         if role is None:
-            return [("actor.role", f"{event.actor.role!r} is not a role in the processing register")]
+            return [("actor.role", f"{role_name!r} is not a role in the processing register")]
+        purposes, categories = role
         found = []
-        if event.purpose not in role.purposes:
-            found.append(("actor.role", f"{event.actor.role!r} may not access data for {event.purpose!r}"))
-        denied = [c for c in event.data_categories if c not in role.categories]
-        if denied:
-            found.append(("actor.role", f"{event.actor.role!r} may not access {', '.join(denied)}"))
+        if event.purpose not in purposes:
+            found.append(("actor.role", f"{role_name!r} may not access data for {event.purpose!r}"))
+        if not categories.issuperset(event.data_categories):
+            denied = [c for c in event.data_categories if c not in categories]
+            found.append(("actor.role", f"{role_name!r} may not access {', '.join(denied)}"))
         return found
 
     def check(self, event: ProcessingEvent) -> None:

@@ -8,12 +8,14 @@ fingerprint alone; no schema registry is needed.
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 from pydantic import ValidationError
 
+from pdtrail.schemas._avro_writer import EventWriter, UnsupportedSchemaError, compile_event_writer
 from pdtrail.schemas._catalog import SchemaCatalog, SchemaVersion
-from pdtrail.schemas._events import EVENT_CLASS_BY_AVRO_NAME, ProcessingEvent
+from pdtrail.schemas._events import EVENT_CLASS_BY_AVRO_NAME, ProcessingEvent, PseudonymousSubject
 from pdtrail.schemas.exceptions import InvalidEventError, UndecodableMessageError, UnknownSchemaError
 
 MARKER = b"\xc3\x01"
@@ -25,17 +27,37 @@ class EventCodec:
 
     def __init__(self, catalog: SchemaCatalog | None = None) -> None:
         self.catalog = catalog or SchemaCatalog.default()
+        self._writers: dict[str, EventWriter] = {}
+
+    def _writer(self, avro_name: str) -> EventWriter:
+        writer = self._writers.get(avro_name)
+        if writer is None:
+            current = self.catalog.current(avro_name)
+            prefix = MARKER + current.fingerprint
+            try:
+                writer = compile_event_writer(current.schema, prefix)
+            except UnsupportedSchemaError:
+                writer = _fastavro_writer(current, prefix)
+            self._writers[avro_name] = writer
+        return writer
 
     def encode(self, event: ProcessingEvent) -> bytes:
-        writer = self.catalog.current(event.avro_name)
-        buf = BytesIO()
-        buf.write(MARKER)
-        buf.write(writer.fingerprint)
+        """The wire form of ``event``, whose subject must already be pseudonymous."""
+        if not isinstance(event.subject, PseudonymousSubject):
+            raise ValueError("subject must be pseudonymised before encoding")
+        return self.encode_as(event, event.subject, event.register_version)
+
+    def encode_as(self, event: ProcessingEvent, subject: PseudonymousSubject, register_version: str | None) -> bytes:
+        """The wire form of ``event`` with ``subject`` and ``register_version`` in its envelope (what the
+        SDK puts there), without copying the validated model."""
         try:
-            schemaless_writer(buf, writer.parsed, event.to_avro())
-        except (ValueError, TypeError) as exc:
-            raise InvalidEventError("(event)", f"does not fit schema {writer.name} v{writer.version}: {exc}") from None
-        return buf.getvalue()
+            return self._writer(event.avro_name)(event.__dict__, subject, register_version)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            # Only a model built without validation (model_construct) gets here.
+            current = self.catalog.current(event.avro_name)
+            raise InvalidEventError(
+                "(event)", f"does not fit schema {current.name} v{current.version}: {type(exc).__name__}"
+            ) from None
 
     def decode(self, data: bytes | None) -> ProcessingEvent:
         """Decode and validate one message; raises UndecodableMessageError or InvalidEventError."""
@@ -63,3 +85,18 @@ class EventCodec:
             return EVENT_CLASS_BY_AVRO_NAME[writer.name].from_avro(record), writer
         except ValidationError as exc:
             raise InvalidEventError.from_validation_error(exc) from None
+
+
+def _fastavro_writer(version: SchemaVersion, prefix: bytes) -> EventWriter:
+    """fastavro for a schema the compiled writer does not cover (none of the shipped ones)."""
+
+    def write(fields: dict[str, Any], subject: Any, register_version: str | None) -> bytes:
+        event = EVENT_CLASS_BY_AVRO_NAME[version.name].model_construct(
+            **{**fields, "subject": subject, "register_version": register_version}
+        )
+        buf = BytesIO()
+        buf.write(prefix)
+        schemaless_writer(buf, version.parsed, event.to_avro())
+        return buf.getvalue()
+
+    return write

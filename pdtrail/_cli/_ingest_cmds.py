@@ -9,6 +9,7 @@ import os
 import secrets
 import signal
 import sys
+from typing import Any
 
 from rich.console import Console
 
@@ -21,19 +22,35 @@ from pdtrail.store import OwnerRecord, QueryServer, connect, read_owner, remove_
 from pdtrail.store._connect import StoreLockedError
 
 logger = logging.getLogger("pdtrail.cli")
+_EMIT_BATCH = 1000  # events checked, encoded and handed to librdkafka together by `pdtrail emit`
 
 
 def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     rejected = 0
+    batch: list[tuple[int, Any]] = []  # (line number, event): sent with emit_many, _EMIT_BATCH at a time
+
+    def send() -> None:
+        def invalid(index: int, exc: InvalidEventError) -> None:
+            nonlocal rejected
+            rejected += 1
+            for field, reason in exc.problems:
+                console.print(f"[red]line {batch[index][0]}[/]: {field}: {reason}")
+
+        emitter.emit_many([event for _, event in batch], on_invalid=invalid)
+        batch.clear()
+
     with source, AuditEmitter(settings) as emitter, progress_bar(console) as progress:
         task = progress.add_task("emitting", total=None)
         for number, line in enumerate(source, start=1):
             if not line.strip():
                 continue
             try:
-                emitter.emit(json.loads(line))
+                batch.append((number, json.loads(line)))
+                if len(batch) >= _EMIT_BATCH:
+                    send()
             except json.JSONDecodeError as exc:
+                send()  # the lines before it first, so that messages come in line order
                 rejected += 1
                 console.print(f"[red]line {number}[/]: not JSON ({exc.msg} at column {exc.colno})")
             except InvalidEventError as exc:
@@ -41,6 +58,7 @@ def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
                 for field, reason in exc.problems:
                     console.print(f"[red]line {number}[/]: {field}: {reason}")
             progress.advance(task)
+        send()
         left = emitter.flush(args.timeout)
     stats = emitter.stats
     console.print(f"emitted {stats.emitted}, delivered {stats.delivered}, failed {stats.failed}, rejected {rejected}")

@@ -35,3 +35,35 @@ def test_every_data_file_of_a_package_is_declared_as_package_data() -> None:
         if not any(inside.match(pattern) for pattern in declared.get(package, [])):
             missing.append(line)
     assert missing == [], f"not in [tool.setuptools.package-data], so missing from a wheel: {missing}"
+
+
+# What a service installs to emit (pyproject's dependencies) leaves the server parts to the `server` extra,
+# and importing the SDK does not reach them either.
+SERVER_ONLY = {"chdb", "clickhouse-connect", "fastapi", "uvicorn", "reportlab", "rich", "jinja2", "cryptography"}
+
+
+def _names(requirements: list[str]) -> set[str]:
+    import re
+
+    return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_the_sdk_depends_on_none_of_the_server_parts_and_the_server_extra_has_them() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert _names(project["dependencies"]).isdisjoint(SERVER_ONLY)
+    assert _names(project["optional-dependencies"]["server"]) >= SERVER_ONLY
+
+
+def test_importing_the_sdk_loads_none_of_the_server_parts() -> None:
+    import json
+    import sys
+
+    code = (
+        "import json, sys; from pdtrail.producers import AuditEmitter; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = set(json.loads(done.stdout))
+    assert "pdtrail" in loaded and "confluent_kafka" in loaded  # the probe did import the SDK
+    modules = {"chdb", "clickhouse_connect", "fastapi", "uvicorn", "reportlab", "rich", "jinja2", "cryptography"}
+    assert loaded.isdisjoint(modules), f"the SDK imports server parts: {sorted(loaded & modules)}"
