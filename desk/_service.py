@@ -19,7 +19,8 @@ from typing import Any
 
 from pdtrail.config import Settings
 from pdtrail.desk._auth import Permission, Principal
-from pdtrail.desk._cases import CaseBook, SubjectCase, dpo_purpose
+from pdtrail.desk._cases import CaseBook, KeyedSubject, SubjectCase, dpo_purpose
+from pdtrail.desk._refs import RefKeys
 from pdtrail.desk.exceptions import DeskError, forbidden, invalid
 from pdtrail.errors import PdtrailError
 from pdtrail.producers import AuditEmitter, Pseudonymiser
@@ -37,7 +38,7 @@ from pdtrail.queries import (
     reports,
     to_json_value,
 )
-from pdtrail.schemas import load_register
+from pdtrail.schemas import SubjectKind, guess_subject_kind, load_register
 
 # Views of one subject that come in pages, and the meta-audit resource name of each.
 PAGED_VIEWS = ("timeline", "who_accessed", "shared_with", "sources", "credit_checks", "purposes")
@@ -88,8 +89,18 @@ def plain(value: Any) -> Any:
     return to_json_value(value)
 
 
+class CaseLineage(SubjectLineage):
+    """The lineage queries, asked with a case's keys (:class:`KeyedSubject`) or a raw identifier."""
+
+    def subject_keys(self, identifier: str, kind: SubjectKind | str | None = None) -> list[str]:
+        if isinstance(identifier, KeyedSubject):
+            return list(identifier.keys)
+        return super().subject_keys(identifier, kind)
+
+
 class Desk:
-    """The DPO's desk over one query backend. Thread-safe; one per app."""
+    """The DPO's desk over one query backend. Thread-safe; one per app. References are sealed under
+    ``ref_keys`` (default: from ``desk.ref_keys_file``, or the local key file under ``home``)."""
 
     def __init__(
         self,
@@ -97,11 +108,14 @@ class Desk:
         backend: QueryBackend,
         *,
         recorder: Callable[..., Any] | None = None,
+        ref_keys: RefKeys | None = None,
     ) -> None:
         self.settings = settings
         self.backend = LockedBackend(backend)
-        self.lineage = SubjectLineage(self.backend, Pseudonymiser.from_settings(settings))
-        self.cases = CaseBook()
+        pseudonymiser = Pseudonymiser.from_settings(settings)
+        self.lineage = CaseLineage(self.backend, pseudonymiser)
+        keys = ref_keys or RefKeys.from_settings(settings)
+        self.cases = CaseBook(keys, pseudonymiser, ttl_s=settings.desk.ref_ttl_s)
         self._record_lookup = recorder or record_lookup
         self._emitter: AuditEmitter | None = None
         self._emitter_lock = threading.Lock()
@@ -118,11 +132,17 @@ class Desk:
         if not identifier or not identifier.strip():
             raise invalid("identifier", "is required")
         resolved_purpose = dpo_purpose(purpose)
+        raw = identifier.strip()
         try:
-            self.lineage.subject_keys(identifier.strip(), kind or None)  # validates; the keys are made per query
+            self.lineage.subject_keys(raw, kind or None)  # validates, naming the field that is wrong
         except InvalidQueryParameterError as exc:
             raise invalid(exc.parameter, exc.reason) from None
-        return self.cases.open(principal.identity, identifier, kind or None, resolved_purpose)
+        resolved = SubjectKind(kind) if kind else guess_subject_kind(raw)
+        case = self.cases.open(principal.identity, raw, resolved, resolved_purpose)
+        # Opening a case shows that the subject is known to the desk: a lookup like any other.
+        with self.recorded(principal, case, "subject_lookup"):
+            pass
+        return case
 
     def case(self, principal: Principal, reference: str) -> SubjectCase:
         self.require(principal, Permission.LINEAGE)
@@ -146,7 +166,7 @@ class Desk:
         emitter = self._emitter_for_lookups()
         failed_before = emitter.stats.failed
         self._record_lookup(
-            self.settings, principal.identity, case.purpose, case.identifier, case.kind, what,
+            self.settings, principal.identity, case.purpose, case.subject, case.kind, what,
             source_system="pdtrail-desk", access_kind=access_kind, emitter=emitter, wait_s=None,
         )  # fmt: skip
         yield

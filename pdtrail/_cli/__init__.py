@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from rich.console import Console
 
+from pdtrail._files import private_dir, restrict_umask
 from pdtrail.config import Settings, load_settings
 from pdtrail.errors import PdtrailError
 
@@ -127,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     desk = add("desk", _desk_cmd.desk, "Serve the DPO's desk: HTTP API and web UI on 127.0.0.1.")
     desk.add_argument("--port", type=int, help="default: desk.port (8470)")
     desk.add_argument("--new-token", metavar="ROLE:IDENTITY", help="make a token (role dpo|auditor|read_only)")
+    desk.add_argument(
+        "--behind-tls-proxy", action="store_true",
+        help="browsers reach the desk over HTTPS through a proxy on this host: Secure cookies, HSTS "
+        "(desk.behind_tls_proxy)",
+    )  # fmt: skip
+    desk.add_argument("--base-url", help="the desk's address as browsers reach it (desk.base_url)")
 
     from pdtrail.queries import FINDING_KINDS
 
@@ -206,10 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Piped output keeps whole rows: a DPO's table is read in a file or a ticket, not on an 80-column screen.
     console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)
     errors = Console(stderr=True, soft_wrap=True)
+    # Whatever pdtrail writes (store, broker data, keys, spool) and whatever it starts (the broker's JVM)
+    # is for the owner alone: the home directory is 0700 and files are created without group/other bits.
+    restrict_umask()
     try:
         from pdtrail._cli._local import with_local_secrets
 
-        settings = with_local_secrets(load_settings(), errors, create=args.command == "demo")
+        loaded = load_settings()
+        if loaded.home.exists() or args.command in ("demo", "serve", "consume", "desk", "broker", "cluster", "db"):
+            private_dir(loaded.home)
+        settings = with_local_secrets(loaded, errors, create=args.command == "demo")
         return int(args.handler(args, settings, console))
     except PdtrailError as exc:
         errors.print(f"[red]pdtrail: {exc}[/]")
