@@ -182,11 +182,13 @@ class Desk:
 
     # -- answers ----------------------------------------------------------------------------------
 
-    def _ask(self, call: Callable[[], Any]) -> Any:
+    def _ask(self, call: Callable[[], Any], *, renamed: Mapping[str, str] | None = None) -> Any:
+        """``call()``, a refused parameter as a 422 naming the request's field (``renamed`` maps a query's
+        parameter name to the request's where they differ)."""
         try:
             return call()
         except InvalidQueryParameterError as exc:
-            raise invalid(exc.parameter, exc.reason) from None
+            raise invalid((renamed or {}).get(exc.parameter, exc.parameter), exc.reason) from None
 
     def page(
         self, principal: Principal, case: SubjectCase, view: str, since: dt.datetime | None,
@@ -264,7 +266,8 @@ class Desk:
             lambda: record_activity_lookup(
                 self.settings, principal.identity, actor_id, rows, source_system="pdtrail-desk", emitter=emitter,
                 wait_s=self.settings.desk.confirm_lookups_s or None,
-            )
+            ),
+            renamed={"investigated": "actor_id"},  # the investigated actor is the request's actor_id
         )  # fmt: skip
         return Page(rows, limit, offset, len(found) > limit)
 
@@ -280,7 +283,7 @@ class Desk:
         if kind not in ("access", "complaint"):
             raise invalid("kind", "must be access or complaint")
         if len(reference) > 100:
-            raise invalid("reference", "at most 100 characters")
+            raise invalid("case_reference", "at most 100 characters")  # the request's name for it
         register_path = self.settings.processing_register.path
         window = {"kind": case.kind, "since": since, "until": until}
         with self.recorded(principal, case, f"{kind}_report", access_kind="export"):
