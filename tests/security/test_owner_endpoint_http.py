@@ -105,7 +105,7 @@ LENGTHS = st.one_of(
 def test_a_bad_content_length_gets_a_4xx_never_a_hang(endpoint: QueryServer, length: str, body: bytes) -> None:
     answer = _exchange(endpoint, _request(length, body))
     status = _status(answer)
-    assert status is None and answer in (b"<closed>", b"<reset>") or status in (400, 413), answer[:300]
+    assert (status is None and answer in (b"<closed>", b"<reset>")) or status in (400, 413), answer[:300]
     assert b"Traceback" not in answer
 
 
@@ -148,8 +148,10 @@ def test_without_the_token_nothing_runs(endpoint: QueryServer, token: str) -> No
     assert _status(answer) == 401
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [("GET", "/v1/query/x", 405), ("POST", "/v1/health", 405),
-                                                         ("GET", "/other", 404), ("DELETE", "/v1/health", 405)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/v1/query/x", 405), ("POST", "/v1/health", 405), ("GET", "/other", 404), ("DELETE", "/v1/health", 405)],
+)
 def test_other_methods_and_paths_are_json_errors(endpoint: QueryServer, method: str, path: str, status: int) -> None:
     request = f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
     answer = _exchange(endpoint, request.encode())
@@ -160,7 +162,8 @@ def test_after_all_that_it_still_answers_and_logged_no_traceback(
     endpoint: QueryServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        for data in (_request("-1", b""), b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64), _request("9", b"{")):
+        tls_hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64)  # a TLS client at a plain port
+        for data in (_request("-1", b""), tls_hello, _request("9", b"{")):
             _exchange(endpoint, data, half_close=True)
         _still_answers(endpoint)
     assert not [r for r in caplog.records if r.exc_info], "an exception reached the log"
