@@ -117,12 +117,13 @@ def test_the_local_pseudonym_secret_and_signing_key_are_made_0600(
     secret = made.pseudonym.secret_file
     key = made.integrity.signing_key_file
     assert secret is not None and key is not None
-    assert _mode(secret) == 0o600 and len(secret.read_text()) == 64
+    made_secret = secret.read_text()
+    assert _mode(secret) == 0o600 and len(made_secret) == 64
     assert _mode(key) == 0o600 and b"PRIVATE KEY" in key.read_bytes()
     assert _mode(home / "keys") == 0o700  # a wide directory left there is narrowed
     # A second process finds them and makes nothing new.
     again = with_local_secrets(load_settings(home=home), Console(file=open(os.devnull, "w")), create=True)  # noqa: SIM115
-    assert again.pseudonym.secret_file == secret and secret.read_text() == made.pseudonym.secret_file.read_text()
+    assert again.pseudonym.secret_file == secret and secret.read_text() == made_secret
 
 
 def _readable_by_others(root: Path) -> list[str]:
