@@ -32,10 +32,11 @@ FINDING_KINDS: dict[str, str] = {
     "late_answer": "a rights request not answered within one month (GDPR Art. 12(3))",
 }
 logger = logging.getLogger("pdtrail.queries")
-# The whole log by default (see FIRST_MOMENT in _lineage): the engine saturates times at these bounds.
+# The whole log by default (see FIRST_MOMENT in _lineage: the engine's own bounds, as epoch seconds).
 _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
 _LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
-_FIRST_MOMENT = "0000-01-01 00:00:00.000000"
+_FIRST_MOMENT = "-62167219200.000000"
+_LAST_MOMENT = "253402300800.000000"
 _PARAM = re.compile(r"\{(\w+):")
 
 
@@ -101,7 +102,7 @@ def findings(
     available: dict[str, Any] = {
         "subject_keys": list(subject_keys or ()),
         "since": _moment(start) if since is not None else _FIRST_MOMENT,
-        "until": _moment(end),
+        "until": _moment(end) if until is not None else _LAST_MOMENT,
         "as_of": _moment(judged_at),
         **register.rules,
         **register.retention_params(),
