@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from pdtrail.desk._answers import Page, plain
 from pdtrail.desk._auth import Principal
 from pdtrail.desk._cases import check_reference
-from pdtrail.desk._service import Desk, Page, plain
+from pdtrail.desk._service import Desk
 from pdtrail.desk.exceptions import unauthorised
 
 router = APIRouter()

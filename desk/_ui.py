@@ -220,7 +220,7 @@ def download(reference: str, fmt: str, request: Request) -> Response:
     if fmt == "json":
         import json
 
-        from pdtrail.desk._service import plain
+        from pdtrail.desk._answers import plain
 
         body = json.dumps(plain(report), indent=2, ensure_ascii=False).encode()
         return Response(body, media_type="application/json", headers=disposition)

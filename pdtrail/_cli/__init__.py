@@ -203,6 +203,28 @@ def _add_ops_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser
     dlq.add_argument("--all", action="store_true", help="for redrive: every letter, also those re-driven before")
 
 
+LONG_RUNNING = ("serve", "consume", "desk")
+
+
+def _until_stopped(args: argparse.Namespace, settings: Settings, console: Console, errors: Console) -> int:
+    """A long-running command, stopped by SIGTERM or SIGINT the same clean way at any moment: before it
+    installs its own handlers (which finish the batch and write the final checkpoint) a signal unwinds
+    it through its clean-up, and an owner file it wrote is removed. Exit 0 either way."""
+    import os
+
+    from pdtrail._process import Shutdown, shutdown_on_signals
+    from pdtrail.store._owner import remove_owner_if
+
+    with shutdown_on_signals():
+        try:
+            return int(args.handler(args, settings, console))
+        except Shutdown as stopped:
+            errors.print(f"stopped by signal {stopped.signum}")
+            return 0
+        finally:
+            remove_owner_if(settings, os.getpid())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -223,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if loaded.home.exists() or args.command in ("demo", "serve", "consume", "desk", "broker", "cluster", "db"):
             private_dir(loaded.home)
         settings = with_local_secrets(loaded, errors, create=args.command == "demo")
+        if args.command in LONG_RUNNING:
+            return _until_stopped(args, settings, console, errors)
         return int(args.handler(args, settings, console))
     except PdtrailError as exc:
         errors.print(f"[red]pdtrail: {exc}[/]")

@@ -52,3 +52,16 @@ def remove_owner(settings: Settings) -> None:
     target = owner_file(settings)
     if target is not None:
         target.unlink(missing_ok=True)
+
+
+def remove_owner_if(settings: Settings, pid: int) -> None:
+    """Remove the owner file if it names ``pid``: the way out of a process stopped before its own clean-up."""
+    target = owner_file(settings)
+    if target is None:
+        return
+    try:
+        record = json.loads(target.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(record, dict) and record.get("pid") == pid:
+        target.unlink(missing_ok=True)

@@ -87,14 +87,16 @@ def test_a_reference_from_one_desk_is_answered_by_another_and_survives_a_restart
         second = start("desk", pipeline, home, store, tmp_path / "second.log", **env)
         desk_answers(second, tokens)
         assert timeline(second.url, ref).status_code == 200  # open cases survive the restart and the rotation
+        # The raw identifier never left the first desk: the second names the subject by key in a report
+        # (until it is given the identifier itself).
+        report = httpx.get(f"{second.url}/api/v1/subjects/{ref}/reports/access", headers=tokens.bearer(), timeout=60)
+        assert report.status_code == 200
+        assert subject not in report.text and f"{subject[:8]}-{subject[8:]}" not in report.text
+        assert report.json()["subject"]["identifier"].startswith("pseudonymous key")
         fresh = httpx.post(f"{second.url}/api/v1/subjects", json={"identifier": subject}, headers=tokens.bearer(),
                            timeout=30).json()["subject"]  # fmt: skip
         assert RefKeys("k2", {"k2": new_key}).open(fresh).owner == "dpo-anna"  # sealed under the new key
         assert timeline(first.url, fresh).status_code == 404  # the first desk holds k1 only until it restarts
-        # The raw identifier never left the first desk: the second names the subject by key in a report.
-        report = httpx.get(f"{second.url}/api/v1/subjects/{ref}/reports/access", headers=tokens.bearer(), timeout=60)
-        assert report.status_code == 200 and subject not in report.text
-        assert report.json()["subject"]["identifier"].startswith("pseudonymous key")
         here = httpx.get(f"{first.url}/api/v1/subjects/{ref}/reports/access", headers=tokens.bearer(), timeout=60)
         assert here.json()["subject"]["identifier"].replace("-", "") == subject
     finally:
