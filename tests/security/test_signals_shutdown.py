@@ -53,6 +53,9 @@ def _owner_file(store: Path) -> Path:
 
 
 def _stored_and_covered(settings: Settings, home: Path, store: Path) -> dict[str, int]:
+    # A signal may have come before the process applied the migrations: then nothing is stored yet.
+    migrated = pdtrail(settings, home, store, "db", "migrate")
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     done = pdtrail(settings, home, store, "verify", "--format", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     counts: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
