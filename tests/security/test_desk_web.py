@@ -337,3 +337,16 @@ def test_without_a_period_the_whole_log_is_read_however_far_its_times_lie(web: W
     years = sorted(int(item["occurred_at"][:4]) for item in after)
     assert len(after) == len(before) + 4, years[:2] + years[-4:]
     assert years[0] == 1500 and 1969 in years and 2200 in years and years[-1] == 9000
+
+
+def test_opening_a_case_is_recorded_for_every_role_read_only_included(web: Web) -> None:
+    """Opening a case shows that the subject is known: it is a lookup, recorded as one, whoever opens it."""
+    http = web.client()
+    opened = http.post("/api/v1/subjects", json={"identifier": web.subject}, headers=web.bearer("read_only"))
+    assert opened.status_code == 201
+    AuditConsumer(web.settings, connect(web.settings)).run(drain=True)
+    ref = http.post("/api/v1/subjects", json={"identifier": web.subject}, headers=web.bearer()).json()["subject"]
+    rows = http.get(f"/api/v1/subjects/{ref}/who_accessed?limit=1000", headers=web.bearer()).json()["items"]
+    recorded = [r for r in rows if r["actor_id"] == "clerk-cy"]
+    assert recorded and all(r["resource"] == "audit_log/subject_lookup" for r in recorded)
+    assert all(r["purpose"] == "dpo.complaint_handling" for r in recorded)
