@@ -62,7 +62,10 @@ def _with_flags(args: argparse.Namespace, settings: Settings) -> Settings:
         update["base_url"] = args.base_url
     if not update:
         return settings
-    checked = DeskSettings.model_validate({**settings.desk.model_dump(), **update})
+    try:
+        checked = DeskSettings.model_validate({**settings.desk.model_dump(), **update})
+    except ValueError:  # pydantic's ValidationError
+        raise ConfigError("--base-url", "must be http(s)://host[:port], without a path") from None
     return settings.model_copy(update={"desk": checked})
 
 
