@@ -112,7 +112,9 @@ def test_the_ui_routes_that_change_state_are_found_in_the_app(web: Web) -> None:
 
 FOREIGN = st.one_of(
     st.sampled_from(["null", "http://testserver.evil", "https://testserver", "http://testserver:81", "file://",
-                     "http://evil.example", "http://127.0.0.1", "http://localhost", "HTTP://evil", "not a url"]),
+                     "http://evil.example", "http://127.0.0.1", "http://localhost", "HTTP://evil", "not a url",
+                     "http://testserver@evil.example", "http://evil.example#http://testserver", "http://testserver.",
+                     "http://testserver:0", "http://[::1]", "javascript:alert(1)", "http://testserver\x00.evil"]),
     st.builds(lambda scheme, host, port: f"{scheme}://{host}{port}", st.sampled_from(["http", "https"]),
               st.from_regex(r"[a-z0-9]{1,12}(\.[a-z]{2,5})?", fullmatch=True).filter(lambda h: h != "testserver"),
               st.sampled_from(["", ":8470", ":80", ":443"])),
