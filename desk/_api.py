@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from pdtrail.desk._answers import Page, plain
 from pdtrail.desk._auth import Principal
 from pdtrail.desk._cases import check_reference
-from pdtrail.desk._service import Desk, Page, plain
+from pdtrail.desk._service import Desk
 from pdtrail.desk.exceptions import unauthorised
 
 router = APIRouter()
@@ -57,10 +58,18 @@ class Lookup(BaseModel):
     )
 
 
+def _link(request: Request, path: str, query: str = "") -> str:
+    """A link to ``path``: under ``desk.base_url`` when configured, else relative to the desk's root.
+    Never built from the Host header, which the client chooses."""
+    base = (desk_of(request).settings.desk.base_url or "").rstrip("/")
+    return f"{base}{path}" + (f"?{query}" if query else "")
+
+
 def _paged(request: Request, page: Page) -> JSONResponse:
     following = None
     if page.has_more:
-        following = str(request.url.include_query_params(limit=page.limit, offset=page.offset + page.limit))
+        following_url = request.url.include_query_params(limit=page.limit, offset=page.offset + page.limit)
+        following = _link(request, following_url.path, following_url.query)
     # The rows are JSON values already: a JSONResponse skips FastAPI's per-value re-encoding of long pages.
     return JSONResponse({"items": page.rows, "limit": page.limit, "offset": page.offset, "next": following})
 
@@ -68,7 +77,7 @@ def _paged(request: Request, page: Page) -> JSONResponse:
 @router.post("/subjects", status_code=201, summary="Look a subject up; returns the reference to read it by")
 def open_subject(body: Lookup, request: Request, who: Who, desk: TheDesk) -> dict[str, Any]:
     case = desk.open_case(who, body.identifier, body.kind, body.purpose)
-    base = str(request.url_for("subject_view", reference=case.reference, view="timeline")).rsplit("/", 1)[0]
+    base = _link(request, f"/api/v1/subjects/{case.reference}")
     views = ["timeline", "who_accessed", "shared_with", "sources", "credit_checks", "purposes"]
     links = {v: f"{base}/{v}" for v in views}
     links |= {v: f"{base}/{v}" for v in ("consent_state", "retention_status", "lineage", "findings")}

@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pdtrail.config import Settings
 from pdtrail.desk._auth import TokenStore
 from pdtrail.desk._service import Desk
+from pdtrail.desk._sessions import SessionBook
+from pdtrail.desk._web import WebGuard
 from pdtrail.desk.exceptions import DeskError
 from pdtrail.errors import PdtrailError, RetryableError
 from pdtrail.queries import LookupNotRecordedError, QueryBackend
@@ -47,6 +49,10 @@ def create_app(
     )
     app.state.desk = desk or Desk(settings, backend)
     app.state.tokens = tokens or TokenStore.from_settings(settings.desk)
+    app.state.sessions = SessionBook(
+        ttl_s=settings.desk.session_ttl_s, per_identity=settings.desk.sessions_per_identity
+    )
+    app.add_middleware(WebGuard, settings=settings.desk)
     app.include_router(_api.router, prefix="/api/v1")
     app.include_router(_ui.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -75,8 +81,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
-        field = str(first.get("loc", ["", "request"])[-1])
-        return _error(request, DeskError(422, "invalid_parameter", str(first.get("msg", "invalid request")), field))
+        return _error(request, DeskError(422, "invalid_parameter", _message(first), _field(first)))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -98,3 +103,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def internal(request: Request, exc: Exception) -> Response:
         logger.exception("desk: unexpected error on %s", request.url.path)
         return _error(request, DeskError(500, "internal", "internal error; the desk's log has the details"))
+
+
+def _field(error: dict[str, Any]) -> str:
+    """The request field an error is about: the parameter's or body member's name, ``body`` for a body
+    that is not JSON or not an object (FastAPI's location then ends in a character position or is empty)."""
+    loc = [part for part in error.get("loc", ()) if isinstance(part, str)]
+    if error.get("type") == "json_invalid" or len(loc) < 2:
+        return loc[0] if len(loc) == 1 and loc[0] != "body" else "body"
+    return loc[1]  # (where, name[, inner...]): the top-level name is what the client sent
+
+
+def _message(error: dict[str, Any]) -> str:
+    # pydantic's message, without the value: an identifier sent in the wrong place must not come back.
+    return str(error.get("msg", "invalid request"))[:200]

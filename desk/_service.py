@@ -10,16 +10,16 @@ is recorded too.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 from pdtrail.config import Settings
+from pdtrail.desk._answers import PAGED_VIEWS, CaseLineage, LockedBackend, Page, json_rows, plain, queries_part
 from pdtrail.desk._auth import Permission, Principal
 from pdtrail.desk._cases import CaseBook, SubjectCase, dpo_purpose
+from pdtrail.desk._refs import RefKeys
 from pdtrail.desk.exceptions import DeskError, forbidden, invalid
 from pdtrail.errors import PdtrailError
 from pdtrail.producers import AuditEmitter, Pseudonymiser
@@ -27,69 +27,19 @@ from pdtrail.queries import (
     InvalidQueryParameterError,
     LocalQueries,
     QueryBackend,
-    QueryResult,
     RetentionRules,
-    SubjectLineage,
     actor_activity,
     ensure_recorded,
     record_activity_lookup,
     record_lookup,
     reports,
-    to_json_value,
 )
-from pdtrail.schemas import load_register
-
-# Views of one subject that come in pages, and the meta-audit resource name of each.
-PAGED_VIEWS = ("timeline", "who_accessed", "shared_with", "sources", "credit_checks", "purposes")
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[dict[str, Any]]
-    limit: int
-    offset: int
-    has_more: bool
-
-
-class LockedBackend:
-    """One query at a time on a backend: a chDB client is not safe across the server's threads."""
-
-    def __init__(self, backend: QueryBackend) -> None:
-        self.backend = backend
-        self.lock = threading.RLock()
-
-    def run(self, name: str, params: Mapping[str, Any]) -> QueryResult:
-        with self.lock:
-            return self.backend.run(name, params)
-
-
-def _queries_part(name: str) -> Any:
-    """A part of pdtrail.queries that not every build has (findings); a clear 501 if this one lacks it."""
-    try:
-        return getattr(importlib.import_module("pdtrail.queries"), name)
-    except AttributeError:
-        raise DeskError(501, "not_available", f"this pdtrail build has no {name}") from None
-
-
-def json_rows(result: QueryResult) -> list[dict[str, Any]]:
-    return [{k: to_json_value(v) for k, v in row.items()} for row in result.as_dicts()]
-
-
-def plain(value: Any) -> Any:
-    """A dataclass, list or mapping as JSON-able values."""
-    if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return to_json_value(value)
+from pdtrail.schemas import SubjectKind, guess_subject_kind, load_register
 
 
 class Desk:
-    """The DPO's desk over one query backend. Thread-safe; one per app."""
+    """The DPO's desk over one query backend. Thread-safe; one per app. References are sealed under
+    ``ref_keys`` (default: from ``desk.ref_keys_file``, or the local key file under ``home``)."""
 
     def __init__(
         self,
@@ -97,11 +47,14 @@ class Desk:
         backend: QueryBackend,
         *,
         recorder: Callable[..., Any] | None = None,
+        ref_keys: RefKeys | None = None,
     ) -> None:
         self.settings = settings
         self.backend = LockedBackend(backend)
-        self.lineage = SubjectLineage(self.backend, Pseudonymiser.from_settings(settings))
-        self.cases = CaseBook()
+        pseudonymiser = Pseudonymiser.from_settings(settings)
+        self.lineage = CaseLineage(self.backend, pseudonymiser)
+        keys = ref_keys or RefKeys.from_settings(settings)
+        self.cases = CaseBook(keys, pseudonymiser, ttl_s=settings.desk.ref_ttl_s)
         self._record_lookup = recorder or record_lookup
         self._emitter: AuditEmitter | None = None
         self._emitter_lock = threading.Lock()
@@ -118,11 +71,17 @@ class Desk:
         if not identifier or not identifier.strip():
             raise invalid("identifier", "is required")
         resolved_purpose = dpo_purpose(purpose)
+        raw = identifier.strip()
         try:
-            self.lineage.subject_keys(identifier.strip(), kind or None)  # validates; the keys are made per query
+            self.lineage.subject_keys(raw, kind or None)  # validates, naming the field that is wrong
         except InvalidQueryParameterError as exc:
             raise invalid(exc.parameter, exc.reason) from None
-        return self.cases.open(principal.identity, identifier, kind or None, resolved_purpose)
+        resolved = SubjectKind(kind) if kind else guess_subject_kind(raw)
+        case = self.cases.open(principal.identity, raw, resolved, resolved_purpose)
+        # Opening a case shows that the subject is known to the desk: a lookup like any other.
+        with self.recorded(principal, case, "subject_lookup"):
+            pass
+        return case
 
     def case(self, principal: Principal, reference: str) -> SubjectCase:
         self.require(principal, Permission.LINEAGE)
@@ -146,7 +105,7 @@ class Desk:
         emitter = self._emitter_for_lookups()
         failed_before = emitter.stats.failed
         self._record_lookup(
-            self.settings, principal.identity, case.purpose, case.identifier, case.kind, what,
+            self.settings, principal.identity, case.purpose, case.subject, case.kind, what,
             source_system="pdtrail-desk", access_kind=access_kind, emitter=emitter, wait_s=None,
         )  # fmt: skip
         yield
@@ -162,11 +121,13 @@ class Desk:
 
     # -- answers ----------------------------------------------------------------------------------
 
-    def _ask(self, call: Callable[[], Any]) -> Any:
+    def _ask(self, call: Callable[[], Any], *, renamed: Mapping[str, str] | None = None) -> Any:
+        """``call()``, a refused parameter as a 422 naming the request's field (``renamed`` maps a query's
+        parameter name to the request's where they differ)."""
         try:
             return call()
         except InvalidQueryParameterError as exc:
-            raise invalid(exc.parameter, exc.reason) from None
+            raise invalid((renamed or {}).get(exc.parameter, exc.parameter), exc.reason) from None
 
     def page(
         self, principal: Principal, case: SubjectCase, view: str, since: dt.datetime | None,
@@ -220,7 +181,7 @@ class Desk:
         self, principal: Principal, case: SubjectCase, since: dt.datetime | None, until: dt.datetime | None
     ) -> list[dict[str, Any]]:
         self.require(principal, Permission.FINDINGS)
-        find = _queries_part("findings")
+        find = queries_part("findings")
         keys = self._ask(lambda: self.lineage.subject_keys(case.identifier, case.kind))
         with self.recorded(principal, case, "findings"):
             found = self._ask(lambda: find(self.backend, subject_keys=keys, since=since, until=until))
@@ -244,7 +205,8 @@ class Desk:
             lambda: record_activity_lookup(
                 self.settings, principal.identity, actor_id, rows, source_system="pdtrail-desk", emitter=emitter,
                 wait_s=self.settings.desk.confirm_lookups_s or None,
-            )
+            ),
+            renamed={"investigated": "actor_id"},  # the investigated actor is the request's actor_id
         )  # fmt: skip
         return Page(rows, limit, offset, len(found) > limit)
 
@@ -260,7 +222,7 @@ class Desk:
         if kind not in ("access", "complaint"):
             raise invalid("kind", "must be access or complaint")
         if len(reference) > 100:
-            raise invalid("reference", "at most 100 characters")
+            raise invalid("case_reference", "at most 100 characters")  # the request's name for it
         register_path = self.settings.processing_register.path
         window = {"kind": case.kind, "since": since, "until": until}
         with self.recorded(principal, case, f"{kind}_report", access_kind="export"):

@@ -1,12 +1,15 @@
 """The web UI for the DPO: server-rendered pages over the same :class:`Desk` as the API.
 
-Sign-in puts the token in an HttpOnly, SameSite=Strict cookie. The identifier is posted once in a
-form; every page after that carries only the case reference.
+Sign-in starts a server-side session (:mod:`pdtrail.desk._sessions`): the HttpOnly, SameSite=Strict
+cookie holds its random id (``Secure`` over TLS), never the token. Every form that changes state,
+sign-in included, carries a CSRF token and must come from the desk's own origin (``_web``). The
+identifier is posted once in a form; every page after that carries only the case reference.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -18,11 +21,13 @@ from fastapi.templating import Jinja2Templates
 from pdtrail.desk._auth import Permission, Principal
 from pdtrail.desk._cases import PURPOSES, check_reference
 from pdtrail.desk._service import Desk
+from pdtrail.desk._sessions import Session, SessionBook, same_token
 from pdtrail.desk.exceptions import DeskError, invalid
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 COOKIE = "pdtrail_desk"
+LOGIN_COOKIE = "pdtrail_desk_login"  # the sign-in form's CSRF token, before there is a session
 TABS = {
     "timeline": "Timeline",
     "who_accessed": "Who accessed",
@@ -44,11 +49,25 @@ class _SignIn(Exception):
     """No valid cookie: the page sends the browser to sign in."""
 
 
-def _principal(request: Request) -> Principal:
-    principal: Principal | None = request.app.state.tokens.authenticate(request.cookies.get(COOKIE))
-    if principal is None:
+def _session(request: Request) -> Session:
+    sessions: SessionBook = request.app.state.sessions
+    session = sessions.get(request.cookies.get(COOKIE))
+    if session is None:
         raise DeskError(401, "unauthorised", "sign in with your desk token")
-    return principal
+    request.state.csrf = session.csrf  # for the forms of the page (the sign-out button is on every one)
+    return session
+
+
+def _principal(request: Request) -> Principal:
+    return _session(request).principal
+
+
+def _secure(request: Request) -> bool:
+    return bool(_desk(request).settings.desk.behind_tls_proxy) or request.url.scheme == "https"
+
+
+def _refused_form() -> DeskError:
+    return DeskError(403, "csrf", "the form is stale or did not come from the desk: reload the page and try again")
 
 
 def _desk(request: Request) -> Desk:
@@ -91,27 +110,50 @@ def error_page(request: Request, error: DeskError) -> Response:
     return templates.TemplateResponse(request, "error.html", {"error": error}, status_code=error.status)
 
 
+def _login_page(request: Request, message: str | None, status: int = 200) -> Response:
+    # A fresh sign-in token per form shown (double submit: cookie and field must match), so a foreign
+    # page cannot sign a browser in under the attacker's token (login CSRF).
+    token = secrets.token_urlsafe(32)
+    context = {"message": message, "login_csrf": token}
+    response = templates.TemplateResponse(request, "login.html", context, status_code=status)
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), max_age=3600, path="/login"
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"message": None})
+    return _login_page(request, None)
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    token = (await _form(request)).get("token", "").strip()
-    principal = request.app.state.tokens.authenticate(token)
+    form = await _form(request)
+    if not same_token(form.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
+        return _login_page(request, "The sign-in form was stale: sign in again.", 403)
+    principal = request.app.state.tokens.authenticate(form.get("token", "").strip())
     if principal is None:
-        context = {"message": "That token is not valid."}
-        return templates.TemplateResponse(request, "login.html", context, status_code=401)
+        return _login_page(request, "That token is not valid.", 401)
+    sessions: SessionBook = request.app.state.sessions
+    session_id, _ = sessions.start(principal)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
+    secure = _secure(request)
+    response.set_cookie(
+        COOKIE, session_id, httponly=True, samesite="strict", secure=secure, max_age=int(sessions.ttl_s), path="/"
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login", secure=secure, httponly=True, samesite="strict")
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+async def logout(request: Request) -> Response:
+    session = _session(request)
+    if not same_token((await _form(request)).get("csrf"), session.csrf):
+        raise _refused_form()
+    request.app.state.sessions.end(request.cookies.get(COOKIE))  # the cookie is worthless from now on
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(COOKIE, path="/", secure=_secure(request), httponly=True, samesite="strict")
     return response
 
 
@@ -123,8 +165,11 @@ def search_form(request: Request) -> Response:
 
 @router.post("/search")
 async def search(request: Request) -> Response:
-    who = _principal(request)
+    session = _session(request)
+    who = session.principal
     form = await _form(request)
+    if not same_token(form.get("csrf"), session.csrf):
+        raise _refused_form()
     try:
         case = _desk(request).open_case(who, form.get("identifier", ""), form.get("kind") or None, form.get("purpose"))
     except DeskError as exc:
@@ -175,7 +220,7 @@ def download(reference: str, fmt: str, request: Request) -> Response:
     if fmt == "json":
         import json
 
-        from pdtrail.desk._service import plain
+        from pdtrail.desk._answers import plain
 
         body = json.dumps(plain(report), indent=2, ensure_ascii=False).encode()
         return Response(body, media_type="application/json", headers=disposition)

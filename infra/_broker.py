@@ -19,6 +19,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from pdtrail._files import PRIVATE_UMASK, private_dir
 from pdtrail._process import pid_alive
 from pdtrail.errors import PdtrailError, RetryableError
 
@@ -106,7 +107,7 @@ class LocalBroker:
 
     def format(self) -> None:
         """Write the config and format the storage, once (a formatted directory is left as it is)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # the log segments hold the events: the owner's alone
         log_dir = self.data_dir / "data"
         template = (KAFKA_DIR / "server.properties").read_text()
         self._config_file.write_text(
@@ -124,7 +125,7 @@ class LocalBroker:
             "-c",
             str(self._config_file),
         )
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, check=False, umask=PRIVATE_UMASK)
         if done.returncode != 0:
             raise BrokerError(f"formatting the broker storage failed: {done.stdout[-1500:]}{done.stderr[-1500:]}")
 
@@ -140,6 +141,7 @@ class LocalBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C in the terminal that started it must not kill it
+                umask=PRIVATE_UMASK,  # the JVM writes segments and snapshots: none readable by others
             )
         self._pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + wait_s

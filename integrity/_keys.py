@@ -9,7 +9,6 @@ stamped on every checkpoint. Rotation: start signing with a new key, keep the ol
 from __future__ import annotations
 
 import base64
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from pdtrail._files import private_dir, write_private
 from pdtrail.integrity.exceptions import SigningKeyError
 from pdtrail.integrity.verify_proof import key_id
 
@@ -70,11 +70,9 @@ def generate_key_files(directory: Path) -> tuple[Path, Path]:
     """Write ``<key_id>.key`` (0600) and ``<key_id>.pub`` into ``directory``; returns both paths."""
     private = Ed25519PrivateKey.generate()
     kid = key_id(public_raw(private.public_key()))
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     key_path, pub_path = directory / f"{kid}.key", directory / f"{kid}.pub"
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    write_private(key_path, private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()), replace=False)
     pub_path.write_bytes(private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
     return key_path, pub_path
 

@@ -232,6 +232,25 @@ class DeskSettings(_Section):
     confirm_lookups_s: float = Field(
         5.0, ge=0, description="How long a lookup waits for Kafka to confirm its meta-audit event (0: no wait)."
     )
+    base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+/?$",
+        description="The desk's address as browsers reach it (https://desk.example.com): absolute links and "
+        "the only Origin its forms accept. Unset: links are relative, forms must come from where it listens.",
+    )
+    behind_tls_proxy: bool = Field(
+        False, description="Browsers reach the desk over HTTPS through a proxy: the session cookie is `Secure`."
+    )
+    ref_keys_file: Path | None = Field(
+        None,
+        description="JSON {current, keys: {id: base64 32 bytes}} sealing subject references; shared by every "
+        "replica. Unset: <home>/desk/ref-keys.json, made on first start.",
+    )
+    ref_ttl_s: float = Field(8 * 3600, gt=0, le=7 * 86400, description="How long a subject reference opens.")
+    session_ttl_s: float = Field(8 * 3600, gt=0, le=7 * 86400, description="How long a UI sign-in lasts.")
+    sessions_per_identity: int = Field(
+        5, ge=1, le=100, description="UI sessions one identity may hold; signing in again ends its oldest."
+    )
 
 
 class Settings(BaseSettings):

@@ -32,8 +32,11 @@ FINDING_KINDS: dict[str, str] = {
     "late_answer": "a rights request not answered within one month (GDPR Art. 12(3))",
 }
 logger = logging.getLogger("pdtrail.queries")
-_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_LATEST = dt.datetime(2299, 12, 31, tzinfo=dt.UTC)
+# The whole log by default (see FIRST_MOMENT in _lineage: the engine's own bounds, as epoch seconds).
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+_FIRST_MOMENT = "-62167219200.000000"
+_LAST_MOMENT = "253402300800.000000"
 _PARAM = re.compile(r"\{(\w+):")
 
 
@@ -98,8 +101,8 @@ def findings(
     judged_at = as_of or min(dt.datetime.now(dt.UTC), end)
     available: dict[str, Any] = {
         "subject_keys": list(subject_keys or ()),
-        "since": _moment(start),
-        "until": _moment(end),
+        "since": _moment(start) if since is not None else _FIRST_MOMENT,
+        "until": _moment(end) if until is not None else _LAST_MOMENT,
         "as_of": _moment(judged_at),
         **register.rules,
         **register.retention_params(),

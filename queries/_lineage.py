@@ -17,8 +17,12 @@ from pdtrail.schemas import SubjectKind, guess_subject_kind
 
 # Written like a personnummer: guessed as one, so a wrong check digit is an error, not a customer id.
 _LIKE_PERSONNUMMER = re.compile(r"^\s*(?:\d{2})?\d{6}[-+]?\d{4}\s*$")
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+# Without a period a query reads the whole log. The engine's DateTime64 saturates at 0000-01-01 and at
+# 9999-12-31 23:59:59.999999 whatever occurred_at a producer sent; as text those bounds do not parse
+# (0000) or cannot be passed (an exclusive end past the last microsecond), as seconds since the epoch
+# they do: from the first moment the engine holds to just past the last one, so no stored row is outside.
+FIRST_MOMENT = "-62167219200.000000"
+LAST_MOMENT = "253402300800.000000"
 MAX_ROWS = 100_000
 MAX_OFFSET = 10_000_000
 
@@ -31,14 +35,15 @@ def _as_param(moment: dt.datetime) -> str:
 
 def _window(since: dt.datetime | None, until: dt.datetime | None, limit: int, offset: int) -> dict[str, Any]:
     """The parameters every query shares, checked: period, page size and page start."""
-    start, end = since or EARLIEST, until or LATEST
-    if _as_param(start) >= _as_param(end):
+    if since is not None and until is not None and _as_param(since) >= _as_param(until):
         raise InvalidQueryParameterError("since", "must be earlier than until")
+    start = _as_param(since) if since is not None else FIRST_MOMENT
+    end = _as_param(until) if until is not None else LAST_MOMENT
     if not 1 <= limit <= MAX_ROWS:
         raise InvalidQueryParameterError("limit", f"must be between 1 and {MAX_ROWS}")
     if not 0 <= offset <= MAX_OFFSET:
         raise InvalidQueryParameterError("offset", f"must be between 0 and {MAX_OFFSET}")
-    return {"since": _as_param(start), "until": _as_param(end), "limit": limit, "offset": offset}
+    return {"since": start, "until": end, "limit": limit, "offset": offset}
 
 
 class SubjectLineage:

@@ -48,7 +48,7 @@ def record_lookup(
     settings: Settings,
     actor_id: str,
     purpose: str,
-    identifier: str,
+    identifier: str | PseudonymousSubject,
     kind: SubjectKind | str | None = None,
     what: str = "timeline",
     *,
@@ -59,7 +59,8 @@ def record_lookup(
     wait_s: float | None = 10.0,
 ) -> UUID:
     """Record that ``actor_id`` (the DPO) looked up the subject's ``what`` for ``purpose``
-    (``dpo.complaint_handling`` or ``dpo.access_request``), legal basis legal obligation.
+    (``dpo.complaint_handling`` or ``dpo.access_request``), legal basis legal obligation. The subject is
+    the raw ``identifier`` (pseudonymised by the SDK) or, for a caller that holds keys only, its key.
 
     ``categories`` are what the lookup returned, as far as the processing register declares them for
     the purpose: the log holds category names, not the data, so the shipped register declares
@@ -74,9 +75,13 @@ def record_lookup(
     """
     if purpose not in DPO_PURPOSES:
         raise InvalidQueryParameterError("purpose", f"must be one of {', '.join(DPO_PURPOSES)}")
+    subject: SubjectIdentifier | PseudonymousSubject
     try:
-        resolved = SubjectKind(kind) if kind else guess_subject_kind(identifier)
-        subject = SubjectIdentifier(kind=resolved, value=identifier)
+        if isinstance(identifier, PseudonymousSubject):  # the desk holds a case by its keys
+            subject = identifier
+        else:
+            resolved = SubjectKind(kind) if kind else guess_subject_kind(identifier)
+            subject = SubjectIdentifier(kind=resolved, value=identifier)
     except (InvalidEventError, ValueError) as exc:
         raise InvalidQueryParameterError("identifier", getattr(exc, "reason", "not a valid identifier")) from None
     try:

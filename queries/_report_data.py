@@ -34,6 +34,9 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 def _subject(identifier: str, kind: SubjectKind | str | None) -> dict[str, str]:
     resolved = SubjectKind(kind) if kind else guess_subject_kind(identifier)
+    shown_as = getattr(identifier, "shown_as", None)  # a subject the desk holds by its keys (a str subclass)
+    if shown_as is not None:
+        return {"kind": resolved.value, "identifier": str(shown_as)}
     shown = normalise_identifier(resolved, identifier)
     if resolved == SubjectKind.PERSONNUMMER and len(shown) == 12:
         shown = f"{shown[:8]}-{shown[8:]}"

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from rich.console import Console
 
+from pdtrail._files import private_dir, restrict_umask
 from pdtrail.config import Settings, load_settings
 from pdtrail.errors import PdtrailError
 
@@ -127,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     desk = add("desk", _desk_cmd.desk, "Serve the DPO's desk: HTTP API and web UI on 127.0.0.1.")
     desk.add_argument("--port", type=int, help="default: desk.port (8470)")
     desk.add_argument("--new-token", metavar="ROLE:IDENTITY", help="make a token (role dpo|auditor|read_only)")
+    desk.add_argument(
+        "--behind-tls-proxy", action="store_true",
+        help="browsers reach the desk over HTTPS through a proxy on this host: Secure cookies, HSTS "
+        "(desk.behind_tls_proxy)",
+    )  # fmt: skip
+    desk.add_argument("--base-url", help="the desk's address as browsers reach it (desk.base_url)")
 
     from pdtrail.queries import FINDING_KINDS
 
@@ -196,6 +203,28 @@ def _add_ops_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser
     dlq.add_argument("--all", action="store_true", help="for redrive: every letter, also those re-driven before")
 
 
+LONG_RUNNING = ("serve", "consume", "desk")
+
+
+def _until_stopped(args: argparse.Namespace, settings: Settings, console: Console, errors: Console) -> int:
+    """A long-running command, stopped by SIGTERM or SIGINT the same clean way at any moment: before it
+    installs its own handlers (which finish the batch and write the final checkpoint) a signal unwinds
+    it through its clean-up, and an owner file it wrote is removed. Exit 0 either way."""
+    import os
+
+    from pdtrail._process import Shutdown, shutdown_on_signals
+    from pdtrail.store._owner import remove_owner_if
+
+    with shutdown_on_signals():
+        try:
+            return int(args.handler(args, settings, console))
+        except Shutdown as stopped:
+            errors.print(f"stopped by signal {stopped.signum}")
+            return 0
+        finally:
+            remove_owner_if(settings, os.getpid())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -206,10 +235,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Piped output keeps whole rows: a DPO's table is read in a file or a ticket, not on an 80-column screen.
     console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)
     errors = Console(stderr=True, soft_wrap=True)
+    # Whatever pdtrail writes (store, broker data, keys, spool) and whatever it starts (the broker's JVM)
+    # is for the owner alone: the home directory is 0700 and files are created without group/other bits.
+    restrict_umask()
     try:
         from pdtrail._cli._local import with_local_secrets
 
-        settings = with_local_secrets(load_settings(), errors, create=args.command == "demo")
+        loaded = load_settings()
+        if loaded.home.exists() or args.command in ("demo", "serve", "consume", "desk", "broker", "cluster", "db"):
+            private_dir(loaded.home)
+        settings = with_local_secrets(loaded, errors, create=args.command == "demo")
+        if args.command in LONG_RUNNING:
+            return _until_stopped(args, settings, console, errors)
         return int(args.handler(args, settings, console))
     except PdtrailError as exc:
         errors.print(f"[red]pdtrail: {exc}[/]")

@@ -6,11 +6,11 @@ The pseudonymisation secret goes to <home>/pseudonym.secret and the checkpoint s
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from rich.console import Console
 
+from pdtrail._files import write_private
 from pdtrail.config import Settings
 
 
@@ -44,10 +44,11 @@ def _with_local_pseudonym_secret(settings: Settings, console: Console, create: b
     if not path.exists():
         if not create:
             return settings
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        console.print(f"no pseudonymisation secret configured: made a local one in {path}")
+        try:
+            write_private(path, secrets.token_hex(32), replace=False)
+            console.print(f"no pseudonymisation secret configured: made a local one in {path}")
+        except FileExistsError:
+            pass  # another process made it first: both use that one
+
     pseudonym = settings.pseudonym.model_copy(update={"secret_file": path})
     return settings.model_copy(update={"pseudonym": pseudonym})

@@ -10,6 +10,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
 
+from pdtrail._files import private_dir
 from pdtrail.config import Settings
 from pdtrail.errors import PdtrailError, RetryableError
 
@@ -38,7 +39,7 @@ def connect(settings: Settings, *, create_database: bool = True) -> Client:
     path = embedded_path(settings)
     username = password = None
     if path is not None:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)  # the log of everyone's processing: the owner's alone
     else:
         username = settings.store.username
         password = settings.store.password_value()

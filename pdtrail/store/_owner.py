@@ -7,10 +7,10 @@ mode 0600) and removes it on exit. A stale file (dead pid) is ignored.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pdtrail._files import write_private
 from pdtrail._process import pid_alive
 from pdtrail.config import Settings
 
@@ -32,13 +32,8 @@ def owner_file(settings: Settings) -> Path | None:
 def write_owner(settings: Settings, record: OwnerRecord) -> Path:
     target = owner_file(settings)
     assert target is not None, "only an embedded store has an owner"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(asdict(record), handle)
-    tmp.replace(target)
-    return target
+    # The file holds the endpoint's token: 0600 from its first byte, whatever a crash left beside it.
+    return write_private(target, json.dumps(asdict(record)))
 
 
 def read_owner(settings: Settings) -> OwnerRecord | None:
@@ -56,4 +51,17 @@ def read_owner(settings: Settings) -> OwnerRecord | None:
 def remove_owner(settings: Settings) -> None:
     target = owner_file(settings)
     if target is not None:
+        target.unlink(missing_ok=True)
+
+
+def remove_owner_if(settings: Settings, pid: int) -> None:
+    """Remove the owner file if it names ``pid``: the way out of a process stopped before its own clean-up."""
+    target = owner_file(settings)
+    if target is None:
+        return
+    try:
+        record = json.loads(target.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(record, dict) and record.get("pid") == pid:
         target.unlink(missing_ok=True)

@@ -176,6 +176,18 @@ def test_search_a_subject_read_the_timeline_and_download_the_report(
         page.click("#search")
         page.wait_for_url("**/timeline")
         assert "Nothing recorded" in page.text_content("#empty")
+
+        # Under the desk's Content-Security-Policy its own stylesheet still applies.
+        answer = page.goto(url + "/")
+        assert answer is not None and "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert page.evaluate("[...document.styleSheets].reduce((n, s) => n + s.cssRules.length, 0)") > 0
+        # The session: its cookie holds a random id, never the token; signing out ends it on the server.
+        session = next(c for c in page.context.cookies() if c["name"] == "pdtrail_desk")
+        assert token not in session["value"] and session["httpOnly"] and session["sameSite"] == "Strict"
+        page.click("#logout")
+        page.wait_for_url("**/login")
+        replayed = httpx.get(url + "/", cookies={"pdtrail_desk": session["value"]}, follow_redirects=False)
+        assert replayed.status_code == 303 and replayed.headers["location"] == "/login"
         browser.close()
 
     data = saved.read_bytes()

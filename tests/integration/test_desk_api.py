@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer
+from pdtrail.desk import Desk as DeskService
 from pdtrail.desk import create_app, new_token
 from pdtrail.infra import apply_migrations, ensure_topics
 from pdtrail.producers import AuditEmitter, Pseudonymiser
@@ -33,6 +34,7 @@ from pdtrail.schemas import PersonalDataAccessed
 from pdtrail.simulate import generate_personnummer, simulate_company, simulate_findings
 from pdtrail.store import connect
 from tests.conftest import SECRET, free_port, pipeline_settings
+from tests.integration.helpers import sign_in
 
 
 @dataclass
@@ -212,10 +214,10 @@ def test_roles_limit_what_a_token_may_do(desk: Desk) -> None:
     # A reference belongs to the identity that opened it.
     assert desk.client.get(f"/api/v1/subjects/{ref}/timeline", headers=desk.headers("dpo")).status_code == 404
     # The UI's actor page says so to a role that may not, and asks nothing.
-    desk.client.cookies.set("pdtrail_desk", desk.tokens["read_only"])
+    sign_in(desk.client, desk.tokens["read_only"])
     page = desk.client.get("/actors?actor=emp-1001")
     assert page.status_code == 200 and "may not read actor activity" in page.text and 'id="rows"' not in page.text
-    desk.client.cookies.set("pdtrail_desk", desk.tokens["auditor"])
+    sign_in(desk.client, desk.tokens["auditor"])
     page = desk.client.get("/actors?actor=emp-1001")
     desk.client.cookies.clear()
     assert page.status_code == 200 and 'id="rows"' in page.text
@@ -327,11 +329,15 @@ def _without_broker(desk: Desk, tmp_path: Path, spool_max_bytes: int) -> Setting
 def test_a_lookup_neither_delivered_nor_spooled_is_not_answered(desk: Desk, tmp_path: Path) -> None:
     unreachable = _without_broker(desk, tmp_path, spool_max_bytes=0)  # no spool to keep it either
     backend = LocalQueries(connect(unreachable, create_database=False))
-    with TestClient(create_app(unreachable, backend)) as http:
+    # A reference opened where the broker answers; a replica holding the same reference key opens it too.
+    ref = desk.open(desk.subject)
+    replica = DeskService(unreachable, backend, ref_keys=desk.client.app.state.desk.cases.keys)
+    with TestClient(create_app(unreachable, backend, desk=replica)) as http:
         headers = desk.headers()
-        ref = http.post("/api/v1/subjects", json={"identifier": desk.subject}, headers=headers).json()["subject"]
+        opened = http.post("/api/v1/subjects", json={"identifier": desk.subject}, headers=headers)
         answer = http.get(f"/api/v1/subjects/{ref}/timeline", headers=headers)
         activity = http.get("/api/v1/actors/emp-1001/activity", headers=headers)
+    assert opened.status_code == 503 and "subject" not in opened.json()  # opening a case is a lookup too
     assert answer.status_code == 503
     assert "not recorded in the audit log" in answer.json()["error"]["message"]
     assert "items" not in answer.json()
