@@ -57,8 +57,7 @@ FREE_TEXT_FIELDS: tuple[str, ...] = (
 
 _REASONS = {
     "personnummer": "holds what reads as a personnummer (10 or 12 digits that pass its date and check digit)",
-    "samordningsnummer": "holds what reads as a samordningsnummer (10 or 12 digits that pass its date and "
-    "check digit)",
+    "samordningsnummer": "holds what reads as a samordningsnummer (10 or 12 digits that pass its date and check digit)",
     "email": "holds an e-mail address",
 }
 _ADVICE = "; write a pseudonymous id or a label, never the identifier itself"
