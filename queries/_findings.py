@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pdtrail.queries._lineage import EARLIEST, LATEST, query_moment
 from pdtrail.queries._runner import ALL_SUBJECTS, EVERY_FINDING, QueryBackend, load_sql
 from pdtrail.queries.exceptions import InvalidQueryParameterError, QueryError, StoreUnavailableError
 from pdtrail.schemas import ProcessingRegister, load_register
@@ -32,8 +33,6 @@ FINDING_KINDS: dict[str, str] = {
     "late_answer": "a rights request not answered within one month (GDPR Art. 12(3))",
 }
 logger = logging.getLogger("pdtrail.queries")
-_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_LATEST = dt.datetime(2299, 12, 31, tzinfo=dt.UTC)
 _PARAM = re.compile(r"\{(\w+):")
 
 
@@ -69,10 +68,6 @@ class Finding:
         }
 
 
-def _moment(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
 def findings(
     backend: QueryBackend,
     subject_keys: Sequence[str] | None = None,
@@ -89,7 +84,7 @@ def findings(
     moment an unanswered request is judged at (default: now, or ``until`` if earlier).
     """
     register = register or load_register()
-    start, end = since or _EARLIEST, until or _LATEST
+    start, end = since or EARLIEST, until or LATEST  # the whole log unless a period is given
     if start >= end:
         raise InvalidQueryParameterError("since", "must be earlier than until")
     unknown = [k for k in kinds or () if k not in FINDING_KINDS]
@@ -98,9 +93,9 @@ def findings(
     judged_at = as_of or min(dt.datetime.now(dt.UTC), end)
     available: dict[str, Any] = {
         "subject_keys": list(subject_keys or ()),
-        "since": _moment(start),
-        "until": _moment(end),
-        "as_of": _moment(judged_at),
+        "since": query_moment(start),
+        "until": query_moment(end),
+        "as_of": query_moment(judged_at),
         **register.rules,
         **register.retention_params(),
     }

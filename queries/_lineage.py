@@ -17,28 +17,32 @@ from pdtrail.schemas import SubjectKind, guess_subject_kind
 
 # Written like a personnummer: guessed as one, so a wrong check digit is an error, not a customer id.
 _LIKE_PERSONNUMMER = re.compile(r"^\s*(?:\d{2})?\d{6}[-+]?\d{4}\s*$")
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+# Without a period, the whole log: the store keeps any year an event carries (DateTime64 is 64-bit
+# microseconds, measured: year 1 and 9000 come back as written), so the defaults are the first and last
+# moment a datetime can hold; anything narrower (this was 1970-2200) hides rows from the DPO.
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 MAX_ROWS = 100_000
 MAX_OFFSET = 10_000_000
 
 
-def _as_param(moment: dt.datetime) -> str:
+def query_moment(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)  # a bare date or time from a DPO means UTC
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat, not strftime: strftime writes year 1 as "1", which ClickHouse does not read as a year.
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _window(since: dt.datetime | None, until: dt.datetime | None, limit: int, offset: int) -> dict[str, Any]:
     """The parameters every query shares, checked: period, page size and page start."""
     start, end = since or EARLIEST, until or LATEST
-    if _as_param(start) >= _as_param(end):
+    if query_moment(start) >= query_moment(end):
         raise InvalidQueryParameterError("since", "must be earlier than until")
     if not 1 <= limit <= MAX_ROWS:
         raise InvalidQueryParameterError("limit", f"must be between 1 and {MAX_ROWS}")
     if not 0 <= offset <= MAX_OFFSET:
         raise InvalidQueryParameterError("offset", f"must be between 0 and {MAX_OFFSET}")
-    return {"since": _as_param(start), "until": _as_param(end), "limit": limit, "offset": offset}
+    return {"since": query_moment(start), "until": query_moment(end), "limit": limit, "offset": offset}
 
 
 class SubjectLineage:

@@ -61,7 +61,7 @@ from pdtrail.schemas.exceptions import InvalidEventError
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, /, **data: Any) -> None:  # positional-only: a field called "self" is refused, not a crash
         # One error type for the caller, naming every bad field, whichever model found it; a nested
         # model's InvalidEventError is unfolded again by InvalidEventError.from_validation_error.
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import secrets
@@ -11,7 +10,9 @@ import signal
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
+from pdtrail._cli._jsonl import read_lines
 from pdtrail._cli._output import progress_bar
 from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer, ConsumeStats
@@ -24,22 +25,30 @@ logger = logging.getLogger("pdtrail.cli")
 
 
 def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    """Emit a JSON-lines file: each bad line is reported with its number and reason, the rest are sent."""
+    try:
+        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        console.print(f"[red]cannot read {escape(args.file)}: {escape(exc.strerror or str(exc))}[/]")
+        return 2
     rejected = 0
+
+    def reject(number: int, why: str) -> None:
+        nonlocal rejected
+        rejected += 1
+        console.print(f"[red]line {number}[/]: {escape(why)}")  # escaped: field names come from the input
+
     with source, AuditEmitter(settings) as emitter, progress_bar(console) as progress:
         task = progress.add_task("emitting", total=None)
-        for number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                emitter.emit(json.loads(line))
-            except json.JSONDecodeError as exc:
-                rejected += 1
-                console.print(f"[red]line {number}[/]: not JSON ({exc.msg} at column {exc.colno})")
-            except InvalidEventError as exc:
-                rejected += 1
-                for field, reason in exc.problems:
-                    console.print(f"[red]line {number}[/]: {field}: {reason}")
+        for line in read_lines(source):
+            if line.event is None:
+                reject(line.number, str(line.rejected))
+            else:
+                try:
+                    emitter.emit(line.event)
+                except InvalidEventError as exc:
+                    for field, reason in exc.problems:
+                        reject(line.number, f"{field}: {reason}")
             progress.advance(task)
         left = emitter.flush(args.timeout)
     stats = emitter.stats
