@@ -9,15 +9,14 @@ Two functions, for two places:
   field in them can hold one, so that a reader checks the few bodies that might, not every one.
 
 What counts, after normalising the text (NFKC; every Unicode digit to its ASCII digit; dashes to ``-``;
-zero-width, format, control characters and combining marks removed, so ``8\u200b1`` is ``81``):
+zero-width, format, control characters and combining marks removed, so that one between two digits joins them):
 
 * a **personnummer or samordningsnummer**: 10 or 12 digits, as one group or as several groups joined by
-  separators (up to three characters between two digits, each anything but a letter, a digit or ``:``:
-  spaces, ``- + . , / \\ _`` and the like), anywhere in the text, letters around it or not, whose date is a
+  separators (up to three characters between two digits, each anything but a letter or a digit: spaces,
+  ``- + . , : / \\ _`` and the like), anywhere in the text, letters around it or not, whose date is a
   real one (day + 60 for a samordningsnummer) and whose check digit is right (the ``personnummer``
   package decides both). A 12-digit one must be born between 1840 and today. The groups are taken whole:
-  ``12 811218-9876`` holds ``811218-9876``, but ``128112189876`` is one other 12-digit number. ``:`` is not a
-  separator, so a clock time (``2026-03-03 10:00``) does not run into the digits before it.
+  ``12 811218-9876`` holds ``811218-9876``, but ``128112189876`` is one other 12-digit number.
 * an **e-mail address**: an ``@`` with a character of a local part right before it and of a domain right
   after it (``kund@example.se``, also inside a path or a sentence).
 
@@ -39,13 +38,13 @@ from personnummer import personnummer
 IdentifierKind = Literal["personnummer", "samordningsnummer", "email"]
 
 # One search decides the common case: a text with no non-ASCII character, no "@" and no run of ten
-# ASCII digits (gaps of non-letters, ":" excepted, of any length) cannot hold an identifier. Every other
+# ASCII digits (gaps of anything but letters, of any length) cannot hold an identifier. Every other
 # text goes the slow way, which is a subset of what this matches (its gaps are at most 3 long).
-_ASCII_GAP = r"[\x00-\x2f\x3b-\x40\x5b-\x60\x7b-\x7f]"
+_ASCII_GAP = r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"
 _MAYBE = re.compile(rf"[^\x00-\x7f]|@|[0-9](?:{_ASCII_GAP}*[0-9]){{9}}")
 
 # On the normalised text: a run of at least 10 digits, up to 3 separator characters between two digits.
-_SEPARATOR = r"(?:[^\w:]|_)"
+_SEPARATOR = r"[\W_]"
 _DIGIT_RUN = re.compile(rf"[0-9](?:{_SEPARATOR}{{0,3}}[0-9]){{9,}}")
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 # An address: a character of a local part, "@", a character of a domain (or "[" of an address literal).
@@ -143,7 +142,7 @@ def _maybe_bytes() -> re.Pattern[bytes]:
         encoded = char.encode()
         tails.setdefault(encoded[:-1], set()).add(encoded[-1])
     branches = [re.escape(prefix) + _byte_class(last) for prefix, last in sorted(tails.items())]
-    gap = rb"[\x00-\x2f\x3b-\x40\x5b-\x60\x7b-\x7f\x80-\xff]"
+    gap = rb"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f\x80-\xff]"
     return re.compile(rb"@|[0-9](?:" + gap + rb"*[0-9]){9}|" + b"|".join(branches))
 
 
@@ -153,7 +152,7 @@ def _byte_class(values: set[int]) -> bytes:
 
 def might_hold_identifier(raw: bytes) -> bool:
     """False only if no text in ``raw`` can hold an identifier :func:`identifier_in_clear` finds: no "@",
-    no run of ten digits (ASCII or any other script, whatever lies between them that is not a letter or
-    ":") and no character that normalises to a digit or an "@". A quick filter for whole message bodies:
+    no run of ten digits (ASCII or any other script, whatever lies between them that is not a letter) and
+    no character that normalises to a digit or an "@". A quick filter for whole message bodies:
     True says "decode and look", not "found"."""
     return _maybe_bytes().search(raw) is not None
