@@ -37,11 +37,18 @@ from personnummer import personnummer
 
 IdentifierKind = Literal["personnummer", "samordningsnummer", "email"]
 
-# One search decides the common case: a text with no non-ASCII character, no "@" and no run of ten
-# ASCII digits (gaps of anything but letters, of any length) cannot hold an identifier. Every other
-# text goes the slow way, which is a subset of what this matches (its gaps are at most 3 long).
+# One search decides the common case: a text with no "@", no run of ten ASCII digits (gaps of anything
+# but letters, of any length) and no character beyond ASCII but accented Latin letters (å, ä, ö, é, ü...:
+# letters whatever NFKC makes of them, as ASCII letters are) cannot hold an identifier. Every other text
+# goes the slow way, which finds a subset of what this matches (its gaps are at most 3 long).
+# The pattern starts with one character class (a digit, "@" or another character), so the engine skips
+# to such a character at once; a digit run is tried from the first digit of a group only (a later start
+# finds fewer digits), and gaps are possessive (they hold no digit, so giving one back never helps).
 _ASCII_GAP = r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"
-_MAYBE = re.compile(rf"[^\x00-\x7f]|@|[0-9](?:{_ASCII_GAP}*[0-9]){{9}}")
+_LATIN_LETTERS = "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"  # Latin-1 to Latin Extended-B, less two math signs
+_MAYBE = re.compile(
+    rf"[^\x00-\x2f\x3a-\x3f\x41-\x7f{_LATIN_LETTERS}](?:(?<![0-9])|(?<![0-9]{{2}})(?:{_ASCII_GAP}*+[0-9]){{9}})"
+)
 
 # On the normalised text: a run of at least 10 digits, up to 3 separator characters between two digits.
 _SEPARATOR = r"[\W_]"
@@ -112,7 +119,11 @@ def identifier_in_clear(text: str) -> IdentifierKind | None:
     Never raises for any str; the text itself is not kept or logged."""
     if _MAYBE.search(text) is None:
         return None
-    folded = normalise_for_detection(text)
+    return detect_in_normalised(normalise_for_detection(text))
+
+
+def detect_in_normalised(folded: str) -> IdentifierKind | None:
+    """The slow way of :func:`identifier_in_clear`, on text :func:`normalise_for_detection` made."""
     for run in _DIGIT_RUN.finditer(folded):
         kind = _numbers_in(run.group())
         if kind is not None:
@@ -127,8 +138,9 @@ def _maybe_bytes() -> re.Pattern[bytes]:
     """The bytes form of the quick search. Gaps may hold any non-ASCII byte (it could be a dash, a space
     or an invisible character once decoded); and the UTF-8 form of every character that normalises to a
     digit or an "@" (full-width digits, Arabic-Indic digits, ...) matches on its own. Built on first use
-    from the running Python's Unicode tables (about 0.3 s): no table to keep up to date by hand."""
-    tails: dict[bytes, set[int]] = {}
+    from the running Python's Unicode tables (about 0.3 s): no table to keep up to date by hand. Like the
+    text pattern it starts with one byte class (a digit, "@" or a UTF-8 lead byte), then tells which."""
+    by_lead: dict[int, dict[bytes, set[int]]] = {}
     for point in range(0x80, 0x110000):
         if 0xD800 <= point <= 0xDFFF:
             continue
@@ -140,10 +152,13 @@ def _maybe_bytes() -> re.Pattern[bytes]:
             if not any(c == "@" or c.isdigit() for c in folded):
                 continue
         encoded = char.encode()
-        tails.setdefault(encoded[:-1], set()).add(encoded[-1])
-    branches = [re.escape(prefix) + _byte_class(last) for prefix, last in sorted(tails.items())]
+        by_lead.setdefault(encoded[0], {}).setdefault(encoded[1:-1], set()).add(encoded[-1])
     gap = rb"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f\x80-\xff]"
-    return re.compile(rb"@|[0-9](?:" + gap + rb"*[0-9]){9}|" + b"|".join(branches))
+    branches = [rb"(?<=@)", rb"(?<=[0-9])(?<![0-9]{2})(?:" + gap + rb"*+[0-9]){9}"]
+    for lead, tails in sorted(by_lead.items()):
+        inner = b"|".join(re.escape(middle) + _byte_class(last) for middle, last in sorted(tails.items()))
+        branches.append(b"(?<=" + _byte_class({lead}) + b")(?:" + inner + b")")
+    return re.compile(rb"[@0-9\xc2-\xf4](?:" + b"|".join(branches) + b")")
 
 
 def _byte_class(values: set[int]) -> bytes:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pdtrail.schemas import identifier_in_clear, might_hold_identifier
-from pdtrail.schemas._clear_identifiers import normalise_for_detection
+from pdtrail.schemas._clear_identifiers import detect_in_normalised, normalise_for_detection
 from tests.security._identifier_spellings import (
     Spelled,
     hidden_emails,
@@ -65,6 +65,22 @@ def test_a_number_glued_to_more_digits_is_another_number() -> None:
 def test_a_12_digit_number_born_in_the_future_or_before_1840_is_not_one() -> None:
     assert identifier_in_clear("209912319995") is None  # 2099-12-31: nobody is born yet
     assert identifier_in_clear("173912319995") is None
+
+
+_latin_and_digits = st.text(
+    st.one_of(
+        st.sampled_from([*string.digits, *"-+ ./:@_", *"åäöÅÄÖéüøæßñ\u00d7\u00f7", "\u00b2", "\u00a0", "\u200b"]),
+        st.characters(max_codepoint=0x2FF, exclude_categories=("Cs",)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_latin_and_digits, hidden_numbers().map(lambda s: s.text), hidden_emails().map(lambda s: s.text)))
+def test_the_quick_search_never_decides_what_the_slow_way_would_find(text: str) -> None:
+    """The one-search shortcut for ASCII and accented Latin text gives the answer the full path gives."""
+    assert identifier_in_clear(text) == detect_in_normalised(normalise_for_detection(text))
 
 
 # ---- the bytes-level pre-filter -----------------------------------------------------------------------
