@@ -31,12 +31,13 @@ def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     except OSError as exc:
         console.print(f"[red]cannot read {escape(args.file)}: {escape(exc.strerror or str(exc))}[/]")
         return 2
-    rejected = 0
+    rejected = 0  # lines, not problems: one line may break several fields
 
-    def reject(number: int, why: str) -> None:
+    def reject(number: int, *why: str) -> None:
         nonlocal rejected
         rejected += 1
-        console.print(f"[red]line {number}[/]: {escape(why)}")  # escaped: field names come from the input
+        for reason in why:
+            console.print(f"[red]line {number}[/]: {escape(reason)}")  # escaped: field names come from the input
 
     with source, AuditEmitter(settings) as emitter, progress_bar(console) as progress:
         task = progress.add_task("emitting", total=None)
@@ -47,8 +48,7 @@ def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
                 try:
                     emitter.emit(line.event)
                 except InvalidEventError as exc:
-                    for field, reason in exc.problems:
-                        reject(line.number, f"{field}: {reason}")
+                    reject(line.number, *(f"{field}: {reason}" for field, reason in exc.problems))
             progress.advance(task)
         left = emitter.flush(args.timeout)
     stats = emitter.stats

@@ -133,7 +133,7 @@ def _check_run(done: subprocess.CompletedProcess[str], good: list[int], bad: dic
     assert done.returncode == (1 if bad else 0), done.stdout[-2000:] + done.stderr[-2000:]
     reported = {int(line.split()[1].rstrip(":")) for line in done.stdout.splitlines() if line.startswith("line ")}
     assert reported == set(bad)
-    assert f"emitted {len(good)}, delivered {len(good)}, failed 0, rejected " in done.stdout
+    assert f"emitted {len(good)}, delivered {len(good)}, failed 0, rejected {len(bad)}" in done.stdout
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
