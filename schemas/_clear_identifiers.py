@@ -49,6 +49,8 @@ _LATIN_LETTERS = "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"  # Latin-1 to Latin E
 _MAYBE = re.compile(
     rf"[^\x00-\x2f\x3a-\x3f\x41-\x7f{_LATIN_LETTERS}](?:(?<![0-9])|(?<![0-9]{{2}})(?:{_ASCII_GAP}*+[0-9]){{9}})"
 )
+# The first step of identifier_in_clear on its own, for callers on the hot path: None means "holds none".
+quick_search = _MAYBE.search
 
 # On the normalised text: a run of at least 10 digits, up to 3 separator characters between two digits.
 _SEPARATOR = r"[\W_]"
