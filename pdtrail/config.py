@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -173,6 +173,38 @@ class RegisterSettings(_Section):
     )
 
 
+class IdentifierSettings(_Section):
+    """Raw identifiers in free-text fields (see the README's security model). Every free-text field of an
+    event is refused when it holds a personnummer, samordningsnummer or e-mail address in clear."""
+
+    digit_runs_allowed_in: tuple[str, ...] = Field(
+        (),
+        description="Fields whose values may hold a digit run that passes as a personnummer (an order "
+        "number that happens to fit its date and check digit). E-mail addresses stay refused there.",
+    )
+
+    @field_validator("digit_runs_allowed_in")
+    @classmethod
+    def _known_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from pdtrail.schemas._free_text import FREE_TEXT_FIELDS
+
+        unknown = [f for f in value if f not in FREE_TEXT_FIELDS]
+        if unknown:
+            raise ValueError(f"not a free-text field: {', '.join(unknown)} (known: {', '.join(FREE_TEXT_FIELDS)})")
+        return value
+
+
+class TimeBoundsSettings(_Section):
+    """The window an event's ``occurred_at`` must fall in: not older than the longest retention in the
+    processing register plus ``past_slack_days``, not later than now plus ``max_future_skew_s``. An event
+    outside it would sit in a partition of its own, where no period a DPO asks about shows it."""
+
+    max_future_skew_s: float = Field(300.0, ge=0, description="How far ahead of this host's clock an event may be.")
+    past_slack_days: int = Field(
+        365, ge=0, description="Days beyond the register's longest retention an event may lie in the past."
+    )
+
+
 class ConsumerSettings(_Section):
     """How the consumer batches into ClickHouse."""
 
@@ -264,6 +296,8 @@ class Settings(BaseSettings):
     pseudonym: PseudonymSettings = Field(default_factory=PseudonymSettings)
     emitter: EmitterSettings = Field(default_factory=EmitterSettings)
     processing_register: RegisterSettings = Field(default_factory=RegisterSettings)
+    identifiers: IdentifierSettings = Field(default_factory=IdentifierSettings)
+    time_bounds: TimeBoundsSettings = Field(default_factory=TimeBoundsSettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
@@ -300,7 +334,7 @@ def _unparsable_variable(prefix: str) -> str:
     """The variable under ``prefix`` whose value pydantic-settings could not parse as JSON."""
     for variable, value in os.environ.items():
         # Only the mapping-valued settings are parsed as JSON.
-        parsed_as_json = ("__PRODUCER", "__CONSUMER", "__PREVIOUS_SECRETS", "__TOKENS", "__SHARDING_KEYS")
+        parsed_as_json = ("__PRODUCER", "__CONSUMER", "__PREVIOUS_SECRETS", "__TOKENS", "__SHARDING_KEYS", "__DIGIT_RUNS_ALLOWED_IN")
         if variable.startswith(prefix + "__") and variable.endswith(parsed_as_json):
             try:
                 json.loads(value)

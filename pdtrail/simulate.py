@@ -6,6 +6,7 @@ digits), never real people's.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import random
 from collections.abc import Callable, Iterator
@@ -88,6 +89,16 @@ class SimulatedSubject:
     customer_id: str
 
 
+def default_start(days: int = 365) -> dt.datetime:
+    """Where a simulated stream starts unless told: the first of a month long enough ago that every event
+    of ``days`` days of journeys (up to about ``days`` / 2 + 500 days after it) and of the findings planted
+    after them (up to about ``days`` + 730) lies in the past. The SDK
+    refuses events from the future (``time_bounds.max_future_skew_s``) and from before its past bound, so
+    a fixed start date would give events it refuses: first the latest ones, years later the earliest."""
+    back = dt.datetime.now(dt.UTC) - dt.timedelta(days=days + 1200)
+    return dt.datetime(back.year, back.month, 1, tzinfo=dt.UTC)
+
+
 def simulate_company(
     subjects: int, *, seed: int = 7, start: dt.datetime | None = None, days: int = 365
 ) -> Iterator[tuple[SimulatedSubject, ProcessingEvent]]:
@@ -97,7 +108,7 @@ def simulate_company(
     findings. :func:`pdtrail.simulate_findings` plants some.
     """
     rng = random.Random(seed)
-    begin = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    begin = start or default_start(days)
     taken: set[str] = set()
     for n in range(subjects):
         number = generate_personnummer(rng, coordination=rng.random() < 0.05)
@@ -119,7 +130,9 @@ class _Journey:
         self.case = f"DSR-{rng.randrange(10**6):06d}"
         self.common = {
             "subject": SubjectIdentifier(kind="personnummer", value=subject.personnummer),
-            "correlation_id": f"trace-{rng.getrandbits(64):016x}",
+            # Base32, not hex: a hex trace id holds a run of ten decimal digits often enough that one in a
+            # few thousand passes as a personnummer, which the SDK refuses (README, "Security model").
+            "correlation_id": "trace-" + base64.b32encode(rng.getrandbits(80).to_bytes(10, "big")).decode().lower(),
         }
 
     def step(self, minutes: int) -> dt.datetime:

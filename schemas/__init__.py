@@ -5,6 +5,7 @@ Schemas are files: ``avro/`` as edited, ``history/`` as released (see :mod:`pdtr
 """
 
 from pdtrail.schemas._catalog import SchemaCatalog, SchemaVersion
+from pdtrail.schemas._clear_identifiers import identifier_in_clear, might_hold_identifier
 from pdtrail.schemas._events import (
     EVENT_CLASS_BY_TYPE,
     EVENT_CLASSES,
@@ -37,6 +38,7 @@ from pdtrail.schemas._events import (
 )
 from pdtrail.schemas._identifiers import guess_subject_kind, normalise_identifier
 from pdtrail.schemas._register import DEFAULT_REGISTER, ProcessingRegister, RetentionPeriod, load_register
+from pdtrail.schemas._time_bounds import TimeBounds, occurred_at_problem, time_window
 from pdtrail.schemas._vocabulary import (
     AccessKind,
     ActorType,
@@ -112,9 +114,14 @@ __all__ = [
     "SubjectChecked",
     "SubjectIdentifier",
     "SubjectKind",
+    "TimeBounds",
     "UndecodableMessageError",
     "UnknownSchemaError",
     "guess_subject_kind",
+    "identifier_in_clear",
     "load_register",
+    "might_hold_identifier",
     "normalise_identifier",
+    "occurred_at_problem",
+    "time_window",
 ]

@@ -26,28 +26,32 @@ from pydantic import (
     field_validator,
 )
 
-from pdtrail.schemas._identifiers import (
-    looks_like_personal_identifier,
-    normalise_identifier,
-    normalise_organisation_number,
+from pdtrail.schemas._free_text import (
+    ActorIdText,
+    CheckedIdentifier,
+    CookieName,
+    FreeText,
+    IdText,
+    PartyName,
+    PathText,
+    RegisterVersionText,
+    RoleIdentifier,
+    foreign_organisation_number,
 )
+from pdtrail.schemas._identifiers import normalise_identifier, normalise_organisation_number
 from pdtrail.schemas._uuid7 import uuid7
 from pdtrail.schemas._vocabulary import (
     AccessKind,
-    ActorRole,
     ActorType,
     CheckKind,
     CheckOutcome,
     CollectionSource,
     CountryCode,
     CreditDecision,
-    DataCategory,
     Disposal,
     GdprRight,
-    Label,
     LegalBasis,
     MarketingChannel,
-    Purpose,
     RecipientRole,
     RequestOutcome,
     SubjectKind,
@@ -58,22 +62,13 @@ from pdtrail.schemas.exceptions import InvalidEventError
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, /, **data: Any) -> None:  # positional-only: a field called "self" is refused, not a crash
         # One error type for the caller, naming every bad field, whichever model found it; a nested
         # model's InvalidEventError is unfolded again by InvalidEventError.from_validation_error.
         try:
             super().__init__(**data)
         except ValidationError as exc:
             raise InvalidEventError.from_validation_error(exc) from None
-
-
-def _no_personal_identifier(value: str) -> str:
-    if looks_like_personal_identifier(value):
-        raise ValueError("looks like an e-mail address or personnummer; use a pseudonymous id or a label")
-    return value
-
-
-SafeLabel = Annotated[Label, AfterValidator(_no_personal_identifier)]
 
 
 class SubjectIdentifier(_Model):
@@ -103,14 +98,14 @@ class Actor(_Model):
     """Who processed the data: an employee (by employee number), a service, a processor, the subject."""
 
     type: ActorType
-    id: SafeLabel
-    role: ActorRole
+    id: ActorIdText
+    role: RoleIdentifier
 
 
 class Party(_Model):
     """An organisation. Swedish ones (country SE) must give a valid organisationsnummer."""
 
-    name: SafeLabel
+    name: PartyName
     country: CountryCode
     # validate_default: a Swedish party that leaves it out is caught by the validator below, by name.
     organisation_number: str | None = Field(None, validate_default=True)
@@ -119,7 +114,7 @@ class Party(_Model):
     @classmethod
     def _valid_in_sweden(cls, value: str | None, info: ValidationInfo) -> str | None:
         if info.data.get("country") != "SE":
-            return value
+            return None if value is None else foreign_organisation_number(value, info)
         if value is None:
             raise ValueError("required for a Swedish (SE) party")
         return normalise_organisation_number(value)
@@ -175,13 +170,13 @@ class ProcessingEvent(_Model):
         Discriminator(_subject_form),
     ]
     actor: Actor
-    purpose: Purpose
+    purpose: CheckedIdentifier
     legal_basis: LegalBasis
-    data_categories: tuple[DataCategory, ...] = Field(min_length=1, max_length=32)
-    source_system: SafeLabel
-    correlation_id: SafeLabel | None = None
+    data_categories: tuple[CheckedIdentifier, ...] = Field(min_length=1, max_length=32)
+    source_system: IdText
+    correlation_id: IdText | None = None
     # Set by the SDK once the event has passed the processing register (pdtrail.schemas.ProcessingRegister).
-    register_version: SafeLabel | None = None
+    register_version: RegisterVersionText | None = None
 
     @field_validator("data_categories")
     @classmethod
@@ -229,7 +224,7 @@ class PersonalDataAccessed(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.PersonalDataAccessed"
     type: Literal["personal_data.accessed"] = "personal_data.accessed"
     access_kind: AccessKind
-    resource: SafeLabel
+    resource: PathText
 
 
 class PersonalDataShared(ProcessingEvent):
@@ -247,7 +242,7 @@ class CreditCheckPerformed(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.CreditCheckPerformed"
     type: Literal["credit_check.performed"] = "credit_check.performed"
     bureau: Party
-    reference: SafeLabel
+    reference: IdText
     outcome: CreditDecision | None = None
 
 
@@ -257,7 +252,7 @@ class RightsRequestReceived(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.RightsRequestReceived"
     type: Literal["rights_request.received"] = "rights_request.received"
     right: GdprRight
-    request_id: SafeLabel
+    request_id: IdText
 
 
 class RightsRequestAnswered(ProcessingEvent):
@@ -266,9 +261,9 @@ class RightsRequestAnswered(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.RightsRequestAnswered"
     type: Literal["rights_request.answered"] = "rights_request.answered"
     right: GdprRight
-    request_id: SafeLabel
+    request_id: IdText
     outcome: RequestOutcome
-    reason: SafeLabel | None = Field(None, validate_default=True)
+    reason: FreeText | None = Field(None, validate_default=True)
 
     @field_validator("reason")
     @classmethod
@@ -293,7 +288,7 @@ class ConsentGiven(_ConsentEvent):
 
     avro_name: ClassVar[str] = "pdtrail.ConsentGiven"
     type: Literal["consent.given"] = "consent.given"
-    consent_text: SafeLabel | None = None
+    consent_text: FreeText | None = None
 
 
 class ConsentWithdrawn(_ConsentEvent):
@@ -301,7 +296,7 @@ class ConsentWithdrawn(_ConsentEvent):
 
     avro_name: ClassVar[str] = "pdtrail.ConsentWithdrawn"
     type: Literal["consent.withdrawn"] = "consent.withdrawn"
-    request_id: SafeLabel | None = None
+    request_id: IdText | None = None
 
 
 class DataRectified(ProcessingEvent):
@@ -309,7 +304,7 @@ class DataRectified(ProcessingEvent):
 
     avro_name: ClassVar[str] = "pdtrail.DataRectified"
     type: Literal["data.rectified"] = "data.rectified"
-    request_id: SafeLabel | None = None
+    request_id: IdText | None = None
 
 
 class ProcessingRestricted(ProcessingEvent):
@@ -317,15 +312,15 @@ class ProcessingRestricted(ProcessingEvent):
 
     avro_name: ClassVar[str] = "pdtrail.ProcessingRestricted"
     type: Literal["processing.restricted"] = "processing.restricted"
-    request_id: SafeLabel | None = None
-    reason: SafeLabel | None = None
+    request_id: IdText | None = None
+    reason: FreeText | None = None
 
 
 class RestrictionLifted(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.RestrictionLifted"
     type: Literal["restriction.lifted"] = "restriction.lifted"
-    request_id: SafeLabel | None = None
-    reason: SafeLabel | None = None
+    request_id: IdText | None = None
+    reason: FreeText | None = None
 
 
 class DataErased(ProcessingEvent):
@@ -333,7 +328,7 @@ class DataErased(ProcessingEvent):
 
     avro_name: ClassVar[str] = "pdtrail.DataErased"
     type: Literal["data.erased"] = "data.erased"
-    request_id: SafeLabel | None = None
+    request_id: IdText | None = None
 
 
 class ErasureRefused(ProcessingEvent):
@@ -341,8 +336,8 @@ class ErasureRefused(ProcessingEvent):
 
     avro_name: ClassVar[str] = "pdtrail.ErasureRefused"
     type: Literal["erasure.refused"] = "erasure.refused"
-    request_id: SafeLabel | None = None
-    legal_ground: SafeLabel
+    request_id: IdText | None = None
+    legal_ground: FreeText
 
 
 class RetentionExpired(ProcessingEvent):
@@ -369,7 +364,7 @@ class LeadReceived(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.LeadReceived"
     type: Literal["lead.received"] = "lead.received"
     lead_source: Party
-    reference: SafeLabel | None = None
+    reference: IdText | None = None
 
 
 class PublicRegisterLookup(ProcessingEvent):
@@ -378,14 +373,14 @@ class PublicRegisterLookup(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.PublicRegisterLookup"
     type: Literal["public_register.looked_up"] = "public_register.looked_up"
     public_register: Party
-    reference: SafeLabel | None = None
+    reference: IdText | None = None
 
 
 class MarketingSent(ProcessingEvent):
     avro_name: ClassVar[str] = "pdtrail.MarketingSent"
     type: Literal["marketing.sent"] = "marketing.sent"
     channel: MarketingChannel
-    campaign: SafeLabel
+    campaign: FreeText
 
 
 class IdentifiersCollected(ProcessingEvent):
@@ -393,7 +388,7 @@ class IdentifiersCollected(ProcessingEvent):
 
     avro_name: ClassVar[str] = "pdtrail.IdentifiersCollected"
     type: Literal["identifiers.collected"] = "identifiers.collected"
-    identifiers: tuple[SafeLabel, ...] = Field(min_length=1, max_length=32)
+    identifiers: tuple[CookieName, ...] = Field(min_length=1, max_length=32)
 
 
 _ENVELOPE = frozenset(ProcessingEvent.ENVELOPE_FIELDS)

@@ -68,30 +68,6 @@ def guess_subject_kind(raw: str) -> SubjectKind:
     return SubjectKind.CUSTOMER_ID
 
 
-# Digit runs that could be a personnummer: 10 or 12 digits, maybe a separator before the last four,
-# standing as a token of their own. Digits inside a longer alphanumeric token (a hex trace id) are not
-# a number anyone wrote down; checking them would refuse one random id in a few thousand.
-_PERSONNUMMER_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{2})?\d{6}[-+]?\d{4}(?![0-9A-Za-z])")
-
-
-# Labels repeat (systems, resources, roles): remember the clean ones. Only clean ones, so that no
-# identifier is kept in memory longer than its own check.
-_CLEAN_LABELS: set[str] = set()
-_CLEAN_LABELS_MAX = 50_000
-
-
-def looks_like_personal_identifier(value: str) -> bool:
-    """True for text that must not enter the log: an e-mail address, or a valid personnummer anywhere
-    in it (``customer/811218-9876`` too). The regex keeps the common case, a plain label, cheap."""
-    if value in _CLEAN_LABELS:
-        return False
-    if "@" in value or any(personnummer.valid(m.group()) for m in _PERSONNUMMER_LIKE.finditer(value)):
-        return True
-    if len(_CLEAN_LABELS) < _CLEAN_LABELS_MAX:
-        _CLEAN_LABELS.add(value)
-    return False
-
-
 @functools.lru_cache(maxsize=4096)  # organisations recur on every event that names them
 def normalise_organisation_number(raw: str) -> str:
     """Return the 10-digit form of a Swedish organisationsnummer, checking its check digit."""

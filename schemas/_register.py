@@ -36,6 +36,7 @@ from pdtrail.schemas._events import (
     SubjectChecked,
 )
 from pdtrail.schemas._identifiers import normalise_organisation_number
+from pdtrail.schemas._time_bounds import TimeBounds, occurred_at_problem
 from pdtrail.schemas._vocabulary import LegalBasis, RecipientRole
 from pdtrail.schemas.exceptions import InvalidEventError, RegisterError
 
@@ -253,11 +254,24 @@ class ProcessingRegister:
         periods = [p.retention for p in self._data.purposes.values() if category in p.categories]
         return max(periods, key=lambda r: r.approximate()) if periods else None
 
-    def problems(self, event: ProcessingEvent) -> list[tuple[str, str]]:
+    @cached_property
+    def longest_retention(self) -> dt.timedelta:
+        """The longest retention of any purpose: nothing older may still be processed, nor recorded now."""
+        return max(p.retention.approximate() for p in self._data.purposes.values())
+
+    def problems(
+        self, event: ProcessingEvent, *, now: dt.datetime | None = None, bounds: TimeBounds | None = None
+    ) -> list[tuple[str, str]]:
         """Every (field, reason) by which ``event`` falls outside the register; empty when it fits.
 
-        Runs for every emitted event: the rules are looked up in sets built once per register, and an
-        event that fits allocates nothing but the empty answer."""
+        First the time window (:func:`pdtrail.schemas._time_bounds.occurred_at_problem`, ``bounds`` default:
+        the configured ``time_bounds``): an ``occurred_at`` outside it raises :class:`InvalidEventError` at
+        once. It is not the register's to waive, so no mode lets it through: such an event would be stored
+        where no period a DPO asks about shows it. Runs for every emitted event: the rules are looked up in
+        sets built once per register, and an event that fits allocates nothing but the empty answer."""
+        late_or_early = occurred_at_problem(event.occurred_at, self, bounds, now=now)
+        if late_or_early is not None:
+            raise InvalidEventError("occurred_at", late_or_early)
         purpose = event.purpose
         rules = self._rules.get(purpose)
         if rules is None:
@@ -302,9 +316,11 @@ class ProcessingRegister:
             found.append(("actor.role", f"{role_name!r} may not access {', '.join(denied)}"))
         return found
 
-    def check(self, event: ProcessingEvent) -> None:
+    def check(
+        self, event: ProcessingEvent, *, now: dt.datetime | None = None, bounds: TimeBounds | None = None
+    ) -> None:
         """Raise :class:`InvalidEventError` naming every field ``event`` breaks the register by."""
-        found = self.problems(event)
+        found = self.problems(event, now=now, bounds=bounds)
         if found:
             raise InvalidEventError(found[0][0], found[0][1], found)
 

@@ -9,11 +9,26 @@ from pdtrail.errors import PdtrailError
 _SUBJECT_FORMS = {"identifier", "pseudonym"}  # union tags of the subject field, not field names
 
 
+_LONGEST_NAME = 64
+
+
+def _field_name(part: int | str) -> str:
+    """A field name as an error may show it. Names come from the input too (an unknown key): one that holds
+    an identifier is withheld, a very long one cut, so that an error message never carries what a value
+    must not."""
+    from pdtrail.schemas._clear_identifiers import identifier_in_clear
+
+    name = str(part)
+    if identifier_in_clear(name) is not None:
+        return "(a field name that holds an identifier)"
+    return name if len(name) <= _LONGEST_NAME else name[:_LONGEST_NAME] + "…"
+
+
 def _field_path(loc: tuple[int | str, ...]) -> list[str]:
     path: list[str] = []
     for part in loc:
         if not (path and path[-1] == "subject" and part in _SUBJECT_FORMS):
-            path.append(str(part))
+            path.append(_field_name(part))
     return path
 
 

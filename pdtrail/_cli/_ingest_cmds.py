@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import secrets
@@ -12,7 +11,9 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
+from pdtrail._cli._jsonl import read_lines
 from pdtrail._cli._output import progress_bar
 from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer, ConsumeStats
@@ -26,37 +27,38 @@ _EMIT_BATCH = 1000  # events checked, encoded and handed to librdkafka together 
 
 
 def emit(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
-    rejected = 0
+    """Emit a JSON-lines file: each bad line is reported with its number and reason, the rest are sent."""
+    try:
+        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        console.print(f"[red]cannot read {escape(args.file)}: {escape(exc.strerror or str(exc))}[/]")
+        return 2
+    rejected = 0  # lines, not problems: one line may break several fields
     batch: list[tuple[int, Any]] = []  # (line number, event): sent with emit_many, _EMIT_BATCH at a time
+
+    def reject(number: int, *why: str) -> None:
+        nonlocal rejected
+        rejected += 1
+        for reason in why:
+            console.print(f"[red]line {number}[/]: {escape(reason)}")  # escaped: field names come from the input
 
     def send() -> None:
         def invalid(index: int, exc: InvalidEventError) -> None:
-            nonlocal rejected
-            rejected += 1
-            for field, reason in exc.problems:
-                console.print(f"[red]line {batch[index][0]}[/]: {field}: {reason}")
+            reject(batch[index][0], *(f"{field}: {reason}" for field, reason in exc.problems))
 
         emitter.emit_many([event for _, event in batch], on_invalid=invalid)
         batch.clear()
 
     with source, AuditEmitter(settings) as emitter, progress_bar(console) as progress:
         task = progress.add_task("emitting", total=None)
-        for number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                batch.append((number, json.loads(line)))
+        for line in read_lines(source):
+            if line.event is None:
+                send()  # the lines before it first, so that messages come in line order
+                reject(line.number, str(line.rejected))
+            else:
+                batch.append((line.number, line.event))
                 if len(batch) >= _EMIT_BATCH:
                     send()
-            except json.JSONDecodeError as exc:
-                send()  # the lines before it first, so that messages come in line order
-                rejected += 1
-                console.print(f"[red]line {number}[/]: not JSON ({exc.msg} at column {exc.colno})")
-            except InvalidEventError as exc:
-                rejected += 1
-                for field, reason in exc.problems:
-                    console.print(f"[red]line {number}[/]: {field}: {reason}")
             progress.advance(task)
         send()
         left = emitter.flush(args.timeout)

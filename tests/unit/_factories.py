@@ -49,6 +49,7 @@ from pdtrail.schemas import (
     SubjectChecked,
     SubjectKind,
 )
+from pdtrail.schemas._clear_identifiers import identifier_in_clear
 from pdtrail.simulate import generate_organisation_number, generate_personnummer
 
 SECRET_V1 = b"unit-test-secret-version-1-000000"
@@ -138,11 +139,25 @@ identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,12}(\.[a-z0-9_]{1,8}){0,2}", full
 _text_chars = st.characters(exclude_categories=("Cs",))
 _visible = st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
 # Any text without surrogates, at most 200 characters, that does not strip to nothing.
-# Safe labels (actor id, party name) must not look like an e-mail or personnummer: start with a letter, no '@'.
+# Free text (party names, reasons) must hold no e-mail or personnummer: start with a letter, no '@', and no
+# digit run the detector reads as one (generated Unicode digits could spell one).
 safe_labels = st.builds(
     str.__add__,
     st.characters(categories=("L",)),
     st.text(st.characters(exclude_categories=("Cs",), exclude_characters="@"), max_size=80),
+).filter(lambda s: identifier_in_clear(s) is None)
+# Ids (actor id, source system, request id, reference) and resource paths have a grammar of their own.
+id_labels = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:/+=#-]{0,60}", fullmatch=True).filter(
+    lambda s: identifier_in_clear(s) is None
+)
+path_labels = st.from_regex(r"[A-Za-z0-9_.:~+=#-]{1,20}(/[A-Za-z0-9_.:~+=#-]{1,20}){0,4}", fullmatch=True).filter(
+    lambda s: identifier_in_clear(s) is None
+)
+cookie_names = st.from_regex(r"[A-Za-z0-9!#$&'*+.^_`|~-]{1,40}", fullmatch=True).filter(
+    lambda s: identifier_in_clear(s) is None
+)
+foreign_organisation_numbers = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9 ./-]{0,19}", fullmatch=True).filter(
+    lambda s: identifier_in_clear(s) is None and s == s.strip()
 )
 moments = st.datetimes(
     min_value=dt.datetime(1900, 1, 2),
@@ -157,7 +172,7 @@ def parties(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         return {"name": draw(safe_labels), "country": "SE", "organisation_number": organisation_number(draw(seeds))}
     country = draw(st.from_regex(r"[A-Z]{2}", fullmatch=True).filter(lambda c: c != "SE"))
-    number = draw(st.none() | st.text(_text_chars, max_size=20))
+    number = draw(st.none() | foreign_organisation_numbers)
     return {"name": draw(safe_labels), "country": country, "organisation_number": number}
 
 
@@ -175,12 +190,12 @@ def envelopes(draw: st.DrawFn) -> dict[str, Any]:
         "event_id": draw(st.uuids()),
         "occurred_at": draw(moments),
         "subject": draw(pseudonymous_subjects),
-        "actor": {"type": draw(st.sampled_from(ActorType)), "id": draw(safe_labels), "role": draw(identifiers)},
+        "actor": {"type": draw(st.sampled_from(ActorType)), "id": draw(id_labels), "role": draw(identifiers)},
         "purpose": draw(identifiers),
         "legal_basis": draw(st.sampled_from(LegalBasis)),
         "data_categories": draw(st.lists(identifiers, min_size=1, max_size=32, unique=True)),
-        "source_system": draw(safe_labels),
-        "correlation_id": draw(st.none() | safe_labels),
+        "source_system": draw(id_labels),
+        "correlation_id": draw(st.none() | id_labels),
     }
 
 
@@ -192,13 +207,13 @@ def events(draw: st.DrawFn, cls: type[ProcessingEvent] | None = None) -> Process
     if cls is PersonalDataCollected:
         data |= {"source": draw(st.sampled_from(CollectionSource)), "source_party": draw(st.none() | parties())}
     elif cls is PersonalDataAccessed:
-        data |= {"access_kind": draw(st.sampled_from(AccessKind)), "resource": draw(safe_labels)}
+        data |= {"access_kind": draw(st.sampled_from(AccessKind)), "resource": draw(path_labels)}
     elif cls is PersonalDataShared:
         data |= {"recipient": draw(parties()), "recipient_role": draw(st.sampled_from(RecipientRole))}
     elif cls is CreditCheckPerformed:
         data |= {
             "bureau": draw(parties()),
-            "reference": draw(safe_labels),
+            "reference": draw(id_labels),
             "outcome": draw(st.none() | st.sampled_from(CreditDecision)),
         }
     else:
@@ -209,34 +224,35 @@ def events(draw: st.DrawFn, cls: type[ProcessingEvent] | None = None) -> Process
 @st.composite
 def _vocabulary_fields(draw: st.DrawFn, cls: type[ProcessingEvent]) -> dict[str, Any]:
     maybe_label = st.none() | safe_labels
+    maybe_id = st.none() | id_labels
     if cls is RightsRequestReceived:
-        return {"right": draw(st.sampled_from(GdprRight)), "request_id": draw(safe_labels)}
+        return {"right": draw(st.sampled_from(GdprRight)), "request_id": draw(id_labels)}
     if cls is RightsRequestAnswered:
         outcome = draw(st.sampled_from(RequestOutcome))
         reason = draw(safe_labels if outcome is not RequestOutcome.FULFILLED else maybe_label)
-        return {"right": draw(st.sampled_from(GdprRight)), "request_id": draw(safe_labels), "outcome": outcome,
+        return {"right": draw(st.sampled_from(GdprRight)), "request_id": draw(id_labels), "outcome": outcome,
                 "reason": reason}  # fmt: skip
     if cls is ConsentGiven:
         return {"legal_basis": "consent", "consent_text": draw(maybe_label)}
     if cls is ConsentWithdrawn:
-        return {"legal_basis": "consent", "request_id": draw(maybe_label)}
+        return {"legal_basis": "consent", "request_id": draw(maybe_id)}
     if cls in (DataRectified, DataErased):
-        return {"request_id": draw(maybe_label)}
+        return {"request_id": draw(maybe_id)}
     if cls in (ProcessingRestricted, RestrictionLifted):
-        return {"request_id": draw(maybe_label), "reason": draw(maybe_label)}
+        return {"request_id": draw(maybe_id), "reason": draw(maybe_label)}
     if cls is ErasureRefused:
-        return {"request_id": draw(maybe_label), "legal_ground": draw(safe_labels)}
+        return {"request_id": draw(maybe_id), "legal_ground": draw(safe_labels)}
     if cls is RetentionExpired:
         return {"disposal": draw(st.sampled_from(Disposal))}
     if cls is SubjectChecked:
         return {"check": draw(st.sampled_from(CheckKind)), "outcome": draw(st.sampled_from(CheckOutcome)),
                 "provider": draw(st.none() | parties())}  # fmt: skip
     if cls is LeadReceived:
-        return {"lead_source": draw(parties()), "reference": draw(maybe_label)}
+        return {"lead_source": draw(parties()), "reference": draw(maybe_id)}
     if cls is PublicRegisterLookup:
-        return {"public_register": draw(parties()), "reference": draw(maybe_label)}
+        return {"public_register": draw(parties()), "reference": draw(maybe_id)}
     if cls is MarketingSent:
         return {"channel": draw(st.sampled_from(MarketingChannel)), "campaign": draw(safe_labels)}
     if cls is IdentifiersCollected:
-        return {"identifiers": draw(st.lists(safe_labels, min_size=1, max_size=5))}
+        return {"identifiers": draw(st.lists(cookie_names, min_size=1, max_size=5))}
     raise AssertionError(f"no strategy for {cls.__name__}")  # pragma: no cover - SPECIFIC lists every class
