@@ -334,7 +334,14 @@ def _unparsable_variable(prefix: str) -> str:
     """The variable under ``prefix`` whose value pydantic-settings could not parse as JSON."""
     for variable, value in os.environ.items():
         # Only the mapping-valued settings are parsed as JSON.
-        parsed_as_json = ("__PRODUCER", "__CONSUMER", "__PREVIOUS_SECRETS", "__TOKENS", "__SHARDING_KEYS", "__DIGIT_RUNS_ALLOWED_IN")
+        parsed_as_json = (
+            "__PRODUCER",
+            "__CONSUMER",
+            "__PREVIOUS_SECRETS",
+            "__TOKENS",
+            "__SHARDING_KEYS",
+            "__DIGIT_RUNS_ALLOWED_IN",
+        )
         if variable.startswith(prefix + "__") and variable.endswith(parsed_as_json):
             try:
                 json.loads(value)

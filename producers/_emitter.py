@@ -43,6 +43,7 @@ from pdtrail.schemas import (
     SubjectIdentifier,
     load_register,
 )
+from pdtrail.schemas._time_bounds import TimeBounds
 
 logger = logging.getLogger("pdtrail.producers")
 
@@ -146,6 +147,8 @@ class AuditEmitter:
         self._on_delivery_error = on_delivery_error
         self._register = register or load_register(self._settings.processing_register.path)
         self._enforce = self._settings.processing_register.mode == "enforce"
+        # The window of occurred_at from the emitter's own settings, not the process's configuration.
+        self._bounds = TimeBounds.from_settings(self._settings.time_bounds)
         self._default_source = self._settings.emitter.source_system
         self._outside_register = 0
         self._spool: Spool | None = None
@@ -216,7 +219,7 @@ class AuditEmitter:
     def _prepare(self, event: ProcessingEvent | Mapping[str, Any]) -> Prepared:
         """Check, pseudonymise and encode one event; raises InvalidEventError naming every bad field."""
         checked = event if isinstance(event, ProcessingEvent) else self._coerce(event)
-        problems = self._register.problems(checked)
+        problems = self._register.problems(checked, bounds=self._bounds)
         if problems:
             self._outside(checked, problems)
         subject = checked.subject
@@ -236,7 +239,7 @@ class AuditEmitter:
 
     def _register_stamp(self, event: ProcessingEvent) -> dict[str, Any]:
         """Check ``event`` against the processing register; the version it passed (what goes on the event)."""
-        problems = self._register.problems(event)
+        problems = self._register.problems(event, bounds=self._bounds)
         if problems:
             self._outside(event, problems)
         return {"register_version": self._register.version}
