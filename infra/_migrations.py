@@ -28,13 +28,14 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-def apply_migrations(client: Client) -> list[str]:
-    """Apply the migrations the database has not seen; returns their names. Safe to run again."""
+def apply_migrations(client: Client, *, until: int | None = None) -> list[str]:
+    """Apply the migrations the database has not seen (up to version ``until``, default all); returns their
+    names. Safe to run again."""
     client.command(_LEDGER)
     applied = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
     done = []
     for version, name, sql in migrations():
-        if version in applied:
+        if version in applied or (until is not None and version > until):
             continue
         # Comments go first: a semicolon in prose must not split a statement.
         code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))

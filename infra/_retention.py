@@ -1,32 +1,45 @@
 """Retention: the log forgets by whole months, never by row.
 
-``events`` is partitioned by month of ``occurred_at``; a retention run drops the partitions of the
-months before a cutoff and records the run in ``retention_log`` first, so ``pdtrail verify`` knows
-which signed rows were entitled to go. This is the one place pdtrail removes stored rows; on a
-ClickHouse server it needs a role with the right to drop partitions (an administrator's, not the
-writer's or reader's of infra/clickhouse/roles.sql).
+A retention run removes every row of the months before a cutoff, and records the run in ``retention_log``
+first, so ``pdtrail verify`` knows which signed rows were entitled to go. Since migration 0006 the log is one
+partition ordered by subject (a lookup reads one range, not one part per month), so the months go by a delete of
+their rows, which the engine applies by rewriting the parts that held them: the rows are gone from disk when
+it returns. This is the one place pdtrail removes stored rows; on a ClickHouse server it needs a role with the
+right to delete (an administrator's, not the writer's or reader's of infra/clickhouse/roles.sql).
 """
 
 from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
-_PARTITIONS = """
-SELECT partition, sum(rows)
-FROM system.parts
-WHERE database = currentDatabase() AND table = 'events' AND active AND toUInt32(partition) < {cutoff:UInt32}
-GROUP BY partition
-ORDER BY partition
+_MONTHS = """
+SELECT toYYYYMM(occurred_at) AS month, count()
+FROM events
+WHERE occurred_at < {cutoff_at:DateTime64(6, 'UTC')}
+GROUP BY month
+ORDER BY month
 """
+
+# The engine waits until the rows are gone from every part (mutations_sync = 2), so a run that returns has
+# forgotten them; the retention_log row written before says a run was under way if it did not.
+_FORGET = "ALTER TABLE events DELETE WHERE occurred_at < {cutoff_at:DateTime64(6, 'UTC')}"
+
+
+def _cutoff_at(cutoff_month: int) -> str:
+    year, month = divmod(int(cutoff_month), 100)
+    if not (1970 <= year <= 2200 and 1 <= month <= 12):
+        raise ValueError(f"not a month (yyyymm): {cutoff_month}")
+    return f"{year:04d}-{month:02d}-01 00:00:00.000000"
 
 
 def expired_partitions(client: Client, cutoff_month: int) -> list[tuple[str, int]]:
-    """(yyyymm, rows) of every month before ``cutoff_month``."""
-    return [(str(p), int(n)) for p, n in client.query(_PARTITIONS, parameters={"cutoff": cutoff_month}).result_rows]
+    """(yyyymm, rows) of every stored month before ``cutoff_month``."""
+    rows = client.query(_MONTHS, parameters={"cutoff_at": _cutoff_at(cutoff_month)}).result_rows
+    return [(str(m), int(n)) for m, n in rows]
 
 
 def apply_retention(client: Client, cutoff_month: int) -> list[tuple[str, int]]:
-    """Drop the months before ``cutoff_month`` (yyyymm); returns what was dropped."""
+    """Forget the months before ``cutoff_month`` (yyyymm); returns what was removed."""
     expired = expired_partitions(client, cutoff_month)
     if not expired:
         return []
@@ -35,9 +48,7 @@ def apply_retention(client: Client, cutoff_month: int) -> list[tuple[str, int]]:
         [[cutoff_month, [p for p, _ in expired], sum(n for _, n in expired)]],
         column_names=["cutoff_month", "partitions", "rows"],
     )
-    for partition, _ in expired:
-        # A yyyymm integer checked by the query above, never free text.
-        client.command(f"ALTER TABLE events DROP PARTITION {int(partition)}")
+    client.command(_FORGET, parameters={"cutoff_at": _cutoff_at(cutoff_month)}, settings={"mutations_sync": 2})
     return expired
 
 
