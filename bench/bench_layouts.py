@@ -159,6 +159,10 @@ CANDIDATES = [
 ]
 
 
+# How each candidate is asked; "native, max_threads=1" too with --all-paths.
+PATHS = ("clickhouse-connect", "chdb native")
+
+
 def sql_for(name: str, table: str, layout: Layout) -> str:
     sql = (ROOT / "queries" / f"{name}.sql").read_text().replace("FROM events", f"FROM {table}")
     if layout.key == "bin":
@@ -182,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--only", default="", help="comma-separated candidate numbers (0 = today)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 100k rows, 1k subjects, 20 queries")
+    parser.add_argument("--all-paths", action="store_true", help="also chDB's connection with max_threads=1")
     args = parser.parse_args(argv)
+    global PATHS
+    if args.all_paths:
+        PATHS = (*PATHS, "native, max_threads=1")
     if args.quick:
         args.rows, args.subjects, args.queries = 100_000, 1_000, 20
     import chdb
@@ -242,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for query in ("who_accessed", "timeline"):
                 sql = sql_for(query, table, layout)
-                for path in ("clickhouse-connect", "chdb native", "native, max_threads=1"):
+                for path in PATHS:
                     ms = []
                     cpu0 = sum(os.times()[:2])
                     for i, key in enumerate(sample):

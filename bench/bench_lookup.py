@@ -81,7 +81,7 @@ def timed(run: Callable[[Any], Any], args: Sequence[Any], warmup: int = 5) -> di
         started = time.perf_counter()
         result = run(arg)
         wall.append((time.perf_counter() - started) * 1000)
-        rows += len(getattr(result, "rows", result) or ())
+        rows += 0 if isinstance(result, bytes) else len(getattr(result, "rows", result) or ())
     cpu = (sum(os.times()[:2]) - cpu0) * 1000 / len(args)
     return {
         "p50": percentile(wall, 50),
@@ -159,6 +159,39 @@ def engine_read(client: Any, sql: str, params: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def native_call_path(settings: Any, people_keys: list[str], queries: int) -> dict[str, Any]:
+    """The same SQL through chDB's own connection (no clickhouse-connect): the floor of the call path."""
+    import chdb
+
+    from pdtrail.queries import load_sql
+    from pdtrail.store import embedded_path
+
+    path = embedded_path(settings)
+    if path is None:
+        return {}
+    conn = chdb.connect(f"file:{path}")
+    conn.query(f"USE {settings.store.database}")
+    since, until = "1970-01-01 00:00:00.000000", "2200-01-01 00:00:00.000000"
+
+    def run(name: str) -> Callable[[str], Any]:
+        sql = load_sql(name)
+
+        def one(key: str) -> Any:
+            params = {"subject_keys": f"['{key}']", "since": since, "until": until, "limit": 10_000, "offset": 0}
+            return conn.query(sql, "Native", params=params).bytes()
+
+        return one
+
+    keys = people_keys[:queries]
+    out = {
+        "native_select_1_ms": timed(lambda _: conn.query("SELECT 1", "Native").bytes(), range(queries)),
+        "native_who_accessed_ms": timed(run("who_accessed"), keys),
+        "native_timeline_ms": timed(run("timeline"), keys),
+    }
+    conn.close()
+    return out
+
+
 def measure(client: Any, settings: Any, probes: list[tuple[str, str]], queries: int, seed: int) -> dict[str, Any]:
     from pdtrail.producers import Pseudonymiser
     from pdtrail.queries import LocalQueries, SubjectLineage, findings, load_sql
@@ -175,6 +208,7 @@ def measure(client: Any, settings: Any, probes: list[tuple[str, str]], queries: 
     params = {"subject_keys": key, "since": "1970-01-01 00:00:00", "until": "2200-01-01 00:00:00", "limit": 10_000,
               "offset": 0}  # fmt: skip
     out["timeline_engine"] = engine_read(client, load_sql("timeline"), params)
+    out.update(native_call_path(settings, [lineage.subject_keys(p)[0] for p in people], queries))
     return out
 
 
@@ -224,12 +258,18 @@ def print_result(r: dict[str, Any]) -> None:
         ("who_accessed_ms", "who-accessed"),
         ("timeline_ms", "timeline"),
         ("findings_ms", "findings, one subject"),
+        ("native_select_1_ms", "SELECT 1, chDB native"),
+        ("native_who_accessed_ms", "who-accessed, native"),
+        ("native_timeline_ms", "timeline, native"),
     ):
+        if key not in r:
+            continue
         v = r[key]
         print(
             f"   {label:<22} p50 {v['p50']:7.2f} ms  p99 {v['p99']:7.2f} ms  max {v['max']:7.2f} ms  "
             f"cpu {v['cpu_ms']:6.2f} ms/call  ({v['n']} calls, {v['mean_rows']:.1f} rows)"
         )
+    print("   (native: the same SQL through chDB's own connection, no clickhouse-connect, no SubjectLineage)")
     e = r["timeline_engine"]
     print(
         f"   one timeline in the engine: {e['read_rows']} rows, {e['read_bytes']} bytes read; primary key selected "
