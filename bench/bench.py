@@ -1,12 +1,13 @@
 #!/usr/bin/env python
-"""pdtrail benchmark: SDK emit rate, ingest rate, lineage query latency and bytes on disk, with baselines.
+"""pdtrail benchmark: SDK emit rate, ingest rate and bytes on disk, with baselines.
 
 One run starts its own Kafka broker (pdtrail.infra.LocalBroker on free ports) and its own embedded
 chDB store in a temporary home directory, measures, prints a summary and writes it as JSON to
-bench/results/latest.json. It prints figures only; it never asserts timings.
+bench/results/latest.json. It prints figures only; it never asserts timings. The lookups over a
+large log are bench/bench_lookup.py's.
 
-    python bench/bench.py            # defaults: 200k events, lookups at 1M stored rows (~5 min, 2 cores)
-    python bench/bench.py --quick    # smoke run: 20k events, lookups at 100k rows (~1 min)
+    python bench/bench.py            # defaults: 200k events (~5 min, 2 cores)
+    python bench/bench.py --quick    # smoke run: 20k events (~1 min)
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import base64
 import contextlib
 import datetime as dt
 import gc
-import hashlib
 import itertools
 import json
 import logging
 import os
 import platform
-import random
 import shutil
 import signal
 import socket
@@ -38,7 +37,6 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_JSON = BENCH_DIR / "results" / "latest.json"
 SECRET = "bench-secret-" + "x" * 32
 RESERVED_PORTS = {9092, 9093, 19092, 19093}  # the defaults, and a broker that may belong to someone else
-EARLIEST, LATEST = "1970-01-01 00:00:00.000000", "2200-01-01 00:00:00.000000"  # SubjectLineage's defaults
 
 log = logging.getLogger("bench")
 # librdkafka chatter (connection closed, broker down at shutdown) goes here and stays quiet.
@@ -356,190 +354,6 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _sql_array(values: Sequence[Any]) -> str:
-    def item(v: Any) -> str:
-        if isinstance(v, list | tuple):
-            return _sql_array(v)
-        return _sql_str(str(v))
-
-    return "[" + ", ".join(item(v) for v in values) + "]"
-
-
-def synthetic_key(n: int) -> str:
-    """The subject key of synthetic subject ``n``, as the fill SQL computes it."""
-    return hashlib.sha256(f"bench-subject-{n}".encode()).hexdigest()
-
-
-def fill_sql(rows: int, subjects: int, partitions: int) -> str:
-    """INSERT ... SELECT FROM numbers(): ten events per subject, shaped like simulate_company's journeys.
-
-    Position j of a subject's events: 0-1 collected, 2 credit check, 3-4 shared, 5-8 accessed, 9 shared.
-    """
-    from pdtrail.consumers import COLUMNS
-    from pdtrail.simulate import ADDRESS_REGISTER, BOOKKEEPING, CLEANING_OPERATOR, CREDIT_BUREAU, PAYMENT_PROVIDER
-
-    acc = "personal_data.accessed"
-    event_types = ["personal_data.collected"] * 2 + ["credit_check.performed"] + ["personal_data.shared"] * 2
-    event_types += [acc] * 4 + ["personal_data.shared"]
-    schema_of = {
-        "personal_data.collected": "pdtrail.PersonalDataCollected",
-        "credit_check.performed": "pdtrail.CreditCheckPerformed",
-        "personal_data.shared": "pdtrail.PersonalDataShared",
-        acc: "pdtrail.PersonalDataAccessed",
-    }
-    actors = ["booking-web", "address-check", "credit-gateway", "payments", "dispatch", "", "", "", "", "ledger"]
-    roles = ["booking", "identity_check", "credit_check", "payment", "scheduling"] + ["customer_service"] * 4
-    roles += ["bookkeeping"]
-    purposes = ["booking.handling"] * 2 + ["credit_assessment", "payment", "service.performance"]
-    purposes += ["customer_service"] * 4 + ["legal_obligation.bookkeeping"]
-    bases = ["contract", "contract", "legitimate_interests", "contract", "contract"] + ["contract"] * 4
-    bases += ["legal_obligation"]
-    categories = [
-        ["name", "personnummer", "contact_details", "housing_details"],
-        ["name", "address"],
-        ["personnummer", "credit_report"],
-        ["name", "contact_details", "payment_information"],
-        ["name", "address", "housing_details"],
-        *[["name", "contact_details", "correspondence"]] * 4,
-        ["name", "payment_information"],
-    ]
-    systems = ["booking-web", "booking-api", "booking-api", "booking-api", "dispatch"] + ["crm"] * 4 + ["ledger"]
-    sources = ["data_subject", "public_register"] + [""] * 8
-    parties = [None, ADDRESS_REGISTER, CREDIT_BUREAU, PAYMENT_PROVIDER, CLEANING_OPERATOR, None, None, None, None]
-    parties.append(BOOKKEEPING)
-    party_names = [p.name if p else "" for p in parties]
-    party_orgs = [(p.organisation_number or "") if p else "" for p in parties]
-    party_countries = [p.country if p else "" for p in parties]
-    party_roles = ["", "", "", "processor", "processor", "", "", "", "", "processor"]
-    is_access = "(j BETWEEN 5 AND 8)"
-    begin_us = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000
-    day_us = 86_400_000_000
-    occurred = (
-        f"fromUnixTimestamp64Micro(toInt64({begin_us} + (cityHash64(s, 11) % 15768000) * 1000000 "
-        f"+ j * 2 * {day_us} + cityHash64(number, 12) % {day_us}), 'UTC')"
-    )
-    expressions = {
-        "event_id": "generateUUIDv4(number)",
-        "event_type": f"{_sql_array(event_types)}[j + 1]",
-        "occurred_at": occurred,
-        "subject_key": "lower(hex(SHA256(concat('bench-subject-', toString(s)))))",
-        "subject_key_version": "1",
-        "subject_kind": "'personnummer'",
-        "actor_type": f"if({is_access}, 'employee', 'service')",
-        "actor_id": f"if({is_access}, concat('emp-', toString(1001 + cityHash64(number, 13) % 40)), "
-        f"{_sql_array(actors)}[j + 1])",
-        "actor_role": f"{_sql_array(roles)}[j + 1]",
-        "purpose": f"{_sql_array(purposes)}[j + 1]",
-        "legal_basis": f"{_sql_array(bases)}[j + 1]",
-        "data_categories": f"{_sql_array(categories)}[j + 1]",
-        "source_system": f"{_sql_array(systems)}[j + 1]",
-        "correlation_id": f"if({is_access}, '', concat('trace-', lower(hex(cityHash64(s, 14)))))",
-        "collection_source": f"{_sql_array(sources)}[j + 1]",
-        "access_kind": f"if({is_access}, "
-        "['view', 'view', 'view', 'search', 'modify'][1 + cityHash64(number, 15) % 5], '')",
-        "resource": f"if({is_access}, if(cityHash64(number, 16) % 10 < 7, 'customer-record', "
-        "concat('booking/', leftPad(toString(cityHash64(s, 17) % 1000000), 6, '0'))), '')",
-        "party_name": f"{_sql_array(party_names)}[j + 1]",
-        "party_org_no": f"{_sql_array(party_orgs)}[j + 1]",
-        "party_country": f"{_sql_array(party_countries)}[j + 1]",
-        "party_role": f"{_sql_array(party_roles)}[j + 1]",
-        "reference": "if(j = 2, concat('KK-', leftPad(toString(cityHash64(s, 18) % 100000000), 8, '0')), '')",
-        "outcome": "if(j = 2, ['approved', 'approved', 'approved', 'approved', 'approved', 'approved', 'approved', "
-        "'approved', 'manual_review', 'declined'][1 + cityHash64(s, 19) % 10], '')",
-        "schema_name": f"{_sql_array([schema_of[t] for t in event_types])}[j + 1]",
-        "schema_version": "1",
-        "kafka_topic": "'bench.synthetic'",
-        "kafka_partition": f"number % {partitions}",
-        "kafka_offset": f"intDiv(number, {partitions})",
-        "ingested_at": f"{occurred} + toIntervalMillisecond(20 + cityHash64(number, 20) % 500)",
-        "action": "''",
-        "gdpr_right": "''",
-        "reason": "''",
-        "register_version": "''",
-    }
-    assert set(expressions) == set(COLUMNS), set(COLUMNS) ^ set(expressions)
-    select = ",\n    ".join(f"{expressions[c]} AS {c}" for c in COLUMNS)
-    return (
-        f"INSERT INTO events ({', '.join(COLUMNS)})\nSELECT\n    {select}\n"
-        f"FROM (SELECT number, number % {subjects} AS s, toUInt8(intDiv(number, {subjects}) % 10) AS j "
-        f"FROM numbers({rows}))"
-    )
-
-
-def fill_table(client: Any, target_rows: int, partitions: int) -> dict[str, Any]:
-    existing = int(client.command("SELECT count() FROM events"))
-    rows = max(0, target_rows - existing)
-    subjects = max(1, -(-rows // 10))
-    started = time.perf_counter()
-    if rows:
-        client.command(fill_sql(rows, subjects, partitions))
-    seconds = time.perf_counter() - started
-    total = int(client.command("SELECT count() FROM events"))
-    # The SQL and Python must agree on the keys, or the lookups below would find nothing.
-    probe = synthetic_key(subjects // 2)
-    found = int(client.command("SELECT count() FROM events WHERE subject_key = {k:String}", parameters={"k": probe}))
-    if rows and found == 0:
-        print("   WARNING: synthetic subject keys do not match between SQL and Python")
-    distinct = int(client.command("SELECT uniqExact(subject_key) FROM events"))
-    return {
-        "synthetic_rows": rows,
-        "synthetic_subjects": subjects if rows else 0,
-        "seconds": seconds,
-        "rows_in_table": total,
-        "distinct_subjects": distinct,
-        "events_per_subject": total / distinct if distinct else None,
-        "probe_subject_rows": found,
-    }
-
-
-def time_queries(run: Callable[[Any], Any], args: Sequence[Any], warmup: int = 5) -> dict[str, Any]:
-    for arg in args[:warmup]:
-        run(arg)
-    latencies, rows = [], 0
-    for arg in args:
-        t0 = time.perf_counter_ns()
-        result = run(arg)
-        latencies.append(time.perf_counter_ns() - t0)
-        rows += len(getattr(result, "rows", ()))
-    summary = latency_summary(latencies, 1e6)
-    summary["mean_rows"] = rows / len(args) if args else 0
-    return summary
-
-
-def bench_queries(client: Any, settings: Any, subjects: list[Any], fill: dict, count: int, seed: int) -> dict:
-    from pdtrail.producers import Pseudonymiser
-    from pdtrail.queries import LocalQueries, SubjectLineage
-
-    rng = random.Random(seed)
-    backend = LocalQueries(client)
-    lineage = SubjectLineage(backend, Pseudonymiser.from_settings(settings))
-    result: dict[str, Any] = {"rows_in_table": fill["rows_in_table"], "queries": count}
-    # The fixed cost of one call through clickhouse-connect into chDB, for scale.
-    result["select_1_ms"] = time_queries(lambda _: client.query("SELECT 1"), range(count))
-
-    # Subjects that went through the whole pipeline, asked by personnummer as a DPO would.
-    known = sorted({s.personnummer for s in subjects})
-    picked = rng.sample(known, min(count, len(known)))
-    result["lineage_who_accessed_ms"] = time_queries(lineage.who_accessed, picked)
-    result["lineage_timeline_ms"] = time_queries(lineage.timeline, picked)
-
-    # Synthetic subjects of the fill: the same named queries, keys computed here as the SQL did.
-    if fill["synthetic_subjects"]:
-        numbers = rng.sample(range(fill["synthetic_subjects"]), min(count, fill["synthetic_subjects"]))
-        keys = [synthetic_key(n) for n in numbers]
-
-        def query(name: str) -> Callable[[str], Any]:
-            def run(key: str) -> Any:
-                params = {"subject_keys": [key], "since": EARLIEST, "until": LATEST, "limit": 10_000}
-                return backend.run(name, params)
-
-            return run
-
-        result["synthetic_who_accessed_ms"] = time_queries(query("who_accessed"), keys)
-        result["synthetic_timeline_ms"] = time_queries(query("timeline"), keys)
-    return result
-
-
 def bench_kafka_engine(client: Any, bootstrap: str, topic: str, expected: int, timeout_s: float) -> dict[str, Any]:
     """ClickHouse's own Kafka table engine, raw bytes into a MergeTree table through a materialized view."""
     db = "bench_kafka_engine"
@@ -610,18 +424,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=(
             "Benchmark pdtrail end to end on a private local Kafka broker and a temporary embedded chDB store: "
             "SDK emit rate and emit() latency (vs raw confluent-kafka), consumer ingest rate (vs ClickHouse's "
-            "Kafka engine), who_accessed/timeline latency at >= 1M stored rows, bytes per event on disk. "
+            "Kafka engine), bytes per event on disk (lookups: bench/bench_lookup.py). "
             "Prints figures and writes them as JSON; never asserts timings."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 20k events, lookups at 100k rows (~1 min)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 20k events (~1 min)")
     parser.add_argument("--events", type=int, default=None, help="events emitted and ingested [200000; quick 20000]")
-    parser.add_argument(
-        "--fill-rows", type=int, default=None,
-        help="rows in the events table for the lookups; synthetic rows top it up [1000000; quick 100000]",
-    )  # fmt: skip
-    parser.add_argument("--queries", type=int, default=200, help="subjects looked up per query kind")
     parser.add_argument("--partitions", type=int, default=6, help="partitions of the event topic and the raw topic")
     parser.add_argument("--seed", type=int, default=7, help="seed for simulate_company and the subject samples")
     parser.add_argument("--skip-kafka-engine", action="store_true", help="skip the ClickHouse Kafka engine baseline")
@@ -631,10 +440,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.events is None:
         args.events = 20_000 if args.quick else 200_000
-    if args.fill_rows is None:
-        args.fill_rows = 100_000 if args.quick else 1_000_000
-    if args.events < 1 or args.queries < 1 or args.partitions < 1:
-        parser.error("--events, --queries and --partitions must be positive")
+    if args.events < 1 or args.partitions < 1:
+        parser.error("--events and --partitions must be positive")
     return args
 
 
@@ -660,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dropped = isolate_environment(home)
     info = machine_info()
     print(
-        f"pdtrail bench: {args.events:,} events, lookups at {args.fill_rows:,} rows; home {home}\n"
+        f"pdtrail bench: {args.events:,} events; home {home}\n"
         f"machine: {info['nproc']} cpu ({info['cpu_model']}), {info['memory_gb']} GB, Python {info['python']}, "
         f"chDB {info['chdb']}, Kafka {info['kafka']}, librdkafka {info['librdkafka']}; "
         f"load average {info['loadavg_start'][0]:.2f}"
@@ -752,36 +559,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{d['uncompressed_bytes_per_row']:.1f} B/row uncompressed ({elapsed():.1f}s)"
         )
 
-        elapsed = step(f"5. lookups: fill the events table to {args.fill_rows:,} rows, then time the named queries")
-        fill = fill_table(client, args.fill_rows, args.partitions)
-        results["fill"] = fill
-        print(
-            f"   inserted {fill['synthetic_rows']:,} synthetic rows in {fill['seconds']:.1f}s; table "
-            f"{fill['rows_in_table']:,} rows, {fill['distinct_subjects']:,} subjects "
-            f"({fill['events_per_subject']:.1f} events/subject)"
-        )
-        results["disk_filled"] = disk_usage(client, settings.store.database)
-        d = results["disk_filled"]
-        print(
-            f"   after OPTIMIZE FINAL: {d['active_parts']} parts, {d['bytes_on_disk_per_row']:.1f} B/row on disk, "
-            f"{d['uncompressed_bytes_per_row']:.1f} B/row uncompressed"
-        )
-        queries = bench_queries(client, settings, subjects, fill, args.queries, args.seed)
-        results["queries"] = queries
-        for key, label in (
-            ("select_1_ms", "SELECT 1 through the same client (fixed cost, for scale)"),
-            ("lineage_who_accessed_ms", "who_accessed via SubjectLineage (simulated subjects)"),
-            ("lineage_timeline_ms", "timeline via SubjectLineage (simulated subjects)"),
-            ("synthetic_who_accessed_ms", "who_accessed via LocalQueries.run (synthetic subjects)"),
-            ("synthetic_timeline_ms", "timeline via LocalQueries.run (synthetic subjects)"),
-        ):
-            if key in queries:
-                q = queries[key]
-                print(
-                    f"   {label}: p50 {q['p50']:.2f} ms, p99 {q['p99']:.2f} ms, max {q['max']:.2f} ms "
-                    f"({q['n']} queries, {q['mean_rows']:.1f} rows each)"
-                )
-        print(f"   ({elapsed():.1f}s)")
         write_json(report, args.json)  # before the one phase that runs ClickHouse's own Kafka client
 
         if args.skip_kafka_engine:
@@ -872,29 +649,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                 f"                 ({fmt_int(ingest['events_per_s_after_first_batch'])} events/s after the first "
                 f"batch; group join + first batch took {ingest['seconds_to_first_batch']:.1f}s)"
             )
-    q = r.get("queries")
-    if q:
-        rows = f"{q['rows_in_table']:,} rows"
-        for key, label in (
-            ("lineage_who_accessed_ms", "who_accessed"),
-            ("lineage_timeline_ms", "timeline"),
-            ("synthetic_who_accessed_ms", "who_accessed*"),
-            ("synthetic_timeline_ms", "timeline*"),
-        ):
-            if key in q:
-                v = q[key]
-                lines.append(
-                    f"{label + ':':<16} p50 {v['p50']:.2f} ms, p99 {v['p99']:.2f} ms, max {v['max']:.2f} ms "
-                    f"(at {rows}, {v['n']} subjects)"
-                )
-        if "select_1_ms" in q:
-            v = q["select_1_ms"]
-            lines.append(f"SELECT 1:        p50 {v['p50']:.2f} ms, p99 {v['p99']:.2f} ms (client round trip into chDB)")
-        if "synthetic_who_accessed_ms" in q:
-            lines.append(
-                "                 (* synthetic subjects via LocalQueries.run; others: simulated via SubjectLineage)"
-            )
-    for key, label in (("disk_ingested", "ingested events"), ("disk_filled", "filled table")):
+    for key, label in (("disk_ingested", "ingested events"),):
         d = r.get(key)
         if d and d.get("rows"):
             lines.append(

@@ -14,7 +14,8 @@ It also checks the answer: the findings found must be exactly the planted ones. 
 on time.
 
     python bench/bench_findings.py                 # 1,000,000 events (~3 min on 2 cores)
-    python bench/bench_findings.py --events 100000 # a quick run
+    python bench/bench_findings.py --events 100000 # a quicker look
+    python bench/bench_findings.py --quick         # smoke run: fails on an error or a wrong answer, never on a timing
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -40,7 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--subjects", type=int, default=200, help="subjects asked about one by one (default 200)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each whole-log query; the best is kept")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "findings.json")
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 20k events, 10 subjects, one run each")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.events, args.subjects, args.repeat = 20_000, 10, 1
+    return args
 
 
 def build_store(client: Any, target: int) -> tuple[int, set[tuple[str, str]], list[list[str]], dt.datetime]:
@@ -160,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         "one_subject_ms": _percentiles(one),
         "one_subject_kind_by_kind_ms": _percentiles(ten),
     }
-    print(f"\nfindings over {stored:,} events (store built in {build_s:.0f}s)")
+    print(f"\nfindings over {stored:,} events (store built in {build_s:.0f}s); load average {os.getloadavg()[0]:.2f}")
     print(f"  planted {len(planted)}, found {len(found)}, exactly the planted ones: {got == planted}")
     print(f"  baseline, one scan of the columns read:   {scan_s * 1000:8.0f} ms")
     print(f"  all {len(FINDING_KINDS)} kinds, whole log:                {all_s * 1000:8.0f} ms  "
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(ratio p50 {one_ms['p50'] / ten_ms['p50']:.2f})")  # fmt: skip
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0
+    return 0 if got == planted else 1  # a wrong answer fails the run, whatever the timings
 
 
 if __name__ == "__main__":

@@ -110,8 +110,16 @@ def split_statements(sql: str) -> list[str]:
     return [s.strip() for s in code.split(";") if s.strip()]
 
 
+NOT_ON_A_CLUSTER = "-- cluster: not applied"
+
+
 def render_migration(sql: str, layout: ClusterLayout) -> list[str]:
-    """Every statement of a migration file, rendered for the cluster, in the order to run them."""
+    """Every statement of a migration file, rendered for the cluster, in the order to run them.
+
+    A migration that moves the single-server layout itself (it says ``-- cluster: not applied``) renders
+    to nothing: a cluster keeps the sharded layout the earlier migrations gave it."""
+    if NOT_ON_A_CLUSTER in sql:
+        return []
     return [rendered for statement in split_statements(sql) for rendered in render_statement(statement, layout)]
 
 

@@ -35,8 +35,9 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-def apply_migrations(client: Client, cluster: ClusterLayout | None = None) -> list[str]:
-    """Apply the migrations the database has not seen; returns their names. Safe to run again.
+def apply_migrations(client: Client, cluster: ClusterLayout | None = None, *, until: int | None = None) -> list[str]:
+    """Apply the migrations the database has not seen (up to version ``until``, default all); returns their
+    names. Safe to run again.
 
     ``cluster``: render every statement for that cluster (see infra/_cluster_ddl.py); None for one
     server or the embedded store.
@@ -57,7 +58,7 @@ def apply_migrations(client: Client, cluster: ClusterLayout | None = None) -> li
     applied = {row[0] for row in rows}
     done = []
     for version, name, sql in migrations():
-        if version in applied:
+        if version in applied or (until is not None and version > until):
             continue
         for statement in statements(sql):
             client.command(statement, settings=write or None)

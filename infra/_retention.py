@@ -1,10 +1,11 @@
 """Retention: the log forgets by whole months, never by row.
 
-``events`` is partitioned by month of ``occurred_at``; a retention run drops the partitions of the
-months before a cutoff and records the run in ``retention_log`` first, so ``pdtrail verify`` knows
-which signed rows were entitled to go. This is the one place pdtrail removes stored rows; on a
-ClickHouse server it needs a role with the right to drop partitions (an administrator's, not the
-writer's or reader's of infra/clickhouse/roles.sql).
+A retention run removes every row of the months before a cutoff, and records the run in ``retention_log``
+first, so ``pdtrail verify`` knows which signed rows were entitled to go. Since migration 0006 the log is one
+partition ordered by subject (a lookup reads one range, not one part per month), so the months go by a delete of
+their rows, which the engine applies by rewriting the parts that held them: the rows are gone from disk when
+it returns. This is the one place pdtrail removes stored rows; on a ClickHouse server it needs a role with the
+right to delete (an administrator's, not the writer's or reader's of infra/clickhouse/roles.sql).
 """
 
 from __future__ import annotations
@@ -13,37 +14,38 @@ from clickhouse_connect.driver.client import Client
 
 from pdtrail.infra._cluster_ddl import ClusterLayout, render_statement
 
-_PARTITIONS = """
-SELECT partition, sum(rows)
-FROM system.parts
-WHERE database = currentDatabase() AND table = 'events' AND active AND toUInt32(partition) < {cutoff:UInt32}
-GROUP BY partition
-ORDER BY partition
-"""
-
-
-# On a cluster the parts are the shards' (events_local); the Distributed table counts the rows of every
-# shard once (one replica each), and the partition key prunes the scan to the expired months.
-_CLUSTER_PARTITIONS = """
-SELECT toString(toYYYYMM(occurred_at)) AS partition, count()
+_MONTHS = """
+SELECT toYYYYMM(occurred_at) AS month, count()
 FROM events
-WHERE toYYYYMM(occurred_at) < {cutoff:UInt32}
-GROUP BY partition
-ORDER BY partition
+WHERE occurred_at < {cutoff_at:DateTime64(6, 'UTC')}
+GROUP BY month
+ORDER BY month
 """
+
+# The engine waits until the rows are gone from every part (mutations_sync = 2), so a run that returns has
+# forgotten them; the retention_log row written before says a run was under way if it did not.
+_FORGET = "ALTER TABLE events DELETE WHERE occurred_at < {cutoff_at:DateTime64(6, 'UTC')}"
+
+
+def _cutoff_at(cutoff_month: int) -> str:
+    year, month = divmod(int(cutoff_month), 100)
+    if not (1970 <= year <= 2200 and 1 <= month <= 12):
+        raise ValueError(f"not a month (yyyymm): {cutoff_month}")
+    return f"{year:04d}-{month:02d}-01 00:00:00.000000"
 
 
 def expired_partitions(
     client: Client, cutoff_month: int, cluster: ClusterLayout | None = None
 ) -> list[tuple[str, int]]:
-    """(yyyymm, rows) of every month before ``cutoff_month``."""
-    sql = _PARTITIONS if cluster is None else _CLUSTER_PARTITIONS
-    return [(str(p), int(n)) for p, n in client.query(sql, parameters={"cutoff": cutoff_month}).result_rows]
+    """(yyyymm, rows) of every stored month before ``cutoff_month`` (on a cluster, counted through the
+    Distributed table: every shard's rows once)."""
+    rows = client.query(_MONTHS, parameters={"cutoff_at": _cutoff_at(cutoff_month)}).result_rows
+    return [(str(m), int(n)) for m, n in rows]
 
 
 def apply_retention(client: Client, cutoff_month: int, cluster: ClusterLayout | None = None) -> list[tuple[str, int]]:
-    """Drop the months before ``cutoff_month`` (yyyymm); returns what was dropped. ``cluster``: drop
-    them from every shard's and replica's ``events_local`` (ON CLUSTER)."""
+    """Forget the months before ``cutoff_month`` (yyyymm); returns what was removed. ``cluster``: from every
+    shard's and replica's ``events_local`` (ON CLUSTER)."""
     expired = expired_partitions(client, cutoff_month, cluster)
     if not expired:
         return []
@@ -54,11 +56,8 @@ def apply_retention(client: Client, cutoff_month: int, cluster: ClusterLayout | 
         column_names=["cutoff_month", "partitions", "rows"],
         settings=write or None,
     )
-    for partition, _ in expired:
-        # A yyyymm integer checked by the query above, never free text.
-        drop = f"ALTER TABLE events DROP PARTITION {int(partition)}"
-        for statement in [drop] if cluster is None else render_statement(drop, cluster):
-            client.command(statement)
+    for statement in [_FORGET] if cluster is None else render_statement(_FORGET, cluster):
+        client.command(statement, parameters={"cutoff_at": _cutoff_at(cutoff_month)}, settings={"mutations_sync": 2})
     return expired
 
 

@@ -171,12 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--dir", help="where to write <key_id>.key and .pub (default: <home>/keys)")
 
     retention = add(
-        "retention", _integrity_cmds.retention, "Drop whole months of the log before a cutoff (dry run unless --apply)."
+        "retention", _integrity_cmds.retention, "Forget the months of the log before a cutoff (dry run unless --apply)."
     )
     retention.add_argument(
         "--before", type=_integrity_cmds.parse_month, required=True, help="first month kept, e.g. 2019-01"
     )
-    retention.add_argument("--apply", action="store_true", help="drop them; without it, only list what would go")
+    retention.add_argument("--apply", action="store_true", help="remove them; without it, only list what would go")
 
     broker = add("broker", _infra_cmds.broker, "Start, stop or check the local Kafka broker (KRaft, 127.0.0.1).")
     broker.add_argument("action", choices=["start", "stop", "status"])

@@ -65,7 +65,7 @@ def _counts(report: object) -> dict[str, int]:
 
 
 def retention(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    """List (or, with --apply, drop) the months before the cutoff."""
+    """List (or, with --apply, forget) the months before the cutoff."""
     year, month = args.before
     cutoff = year * 100 + month
     client, cluster = connect(settings), cluster_layout(settings)
@@ -75,10 +75,10 @@ def retention(args: argparse.Namespace, settings: Settings, console: Console) ->
         return 0
     listing = ", ".join(f"{p[:4]}-{p[4:]} ({n} rows)" for p, n in expired)
     if not args.apply:
-        console.print(f"would drop: {listing}\nrun again with --apply to drop them")
+        console.print(f"would forget: {listing}\nrun again with --apply to remove them")
         return 0
     apply_retention(client, cutoff, cluster)
-    console.print(f"dropped: {listing}; `pdtrail verify` now expects them gone")
+    console.print(f"forgotten: {listing}; `pdtrail verify` now expects them gone")
     return 0
 
 

@@ -34,10 +34,14 @@ def test_there_is_code_to_scan() -> None:
 RETENTION = ROOT / "infra" / "_retention.py"
 
 
-def test_retention_drops_only_whole_partitions() -> None:
-    statements = WRITE_VERBS.findall(RETENTION.read_text())
-    assert statements and {" ".join(s.upper().split()) for s in statements} == {"ALTER TABLE", "DROP PARTITION"}
-    assert "DROP PARTITION" in RETENTION.read_text() and "retention_log" in RETENTION.read_text()
+def test_retention_removes_only_whole_months() -> None:
+    text = RETENTION.read_text()
+    statements = WRITE_VERBS.findall(text)
+    assert statements and {" ".join(s.upper().split()) for s in statements} == {"ALTER TABLE"}
+    # One statement: every row before the first day of the cutoff month, and nothing else.
+    (forget,) = re.findall(r'"(ALTER TABLE[^"]*)"', text)
+    assert forget == "ALTER TABLE events DELETE WHERE occurred_at < {cutoff_at:DateTime64(6, 'UTC')}"
+    assert '-{month:02d}-01 00:00:00.000000"' in text and "retention_log" in text
 
 
 # The SDK's spool is a local SQLite queue of events not yet in Kafka, not the log: a row leaves it once Kafka
