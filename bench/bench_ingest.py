@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  (bench/bench.py: the broker, the event pool and the Kafka engine baseline)
+import bench
 
 DEFAULT_JSON = bench.BENCH_DIR / "results" / "ingest.json"
 
@@ -298,11 +298,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"(before the run {c['rss_before_mb']:.0f} MB)"
             )
             result["verify"] = v = verify_rate(settings, client)
-            print(f"   verify: {v['events_per_s']:,.0f} events/s ({v['rows']:,} rows, {v['seconds']:.1f}s, ok={v['ok']})")
+            print(
+                f"   verify: {v['events_per_s']:,.0f} events/s ({v['rows']:,} rows, {v['seconds']:.1f}s, ok={v['ok']})"
+            )
             failed |= not v["ok"] or c["stored"] != args.events
             if not args.skip_kafka_engine:
                 timeout = 120.0 + args.events / 1000
-                engine = bench.bench_kafka_engine(client, broker.bootstrap_servers, base.kafka.topic, args.events, timeout)
+                engine = bench.bench_kafka_engine(
+                    client, broker.bootstrap_servers, base.kafka.topic, args.events, timeout
+                )
                 result["kafka_engine"] = engine
                 if engine.get("available"):
                     ratio = c["events_per_s"] / engine["events_per_s"]

@@ -10,24 +10,19 @@ gap; an identical copy in the topic is harmless).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from pdtrail.config import Settings
-from pdtrail.consumers import COLUMNS
 from pdtrail.integrity import _sql
-from pdtrail.integrity._canonical import leaf_and_time, values_as_row
 from pdtrail.integrity._checkpoint import COLUMNS as CHECKPOINT_COLUMNS
 from pdtrail.integrity._checkpoint import PREFIX_BYTES, Checkpoint
 from pdtrail.integrity._external import ExternalCheckpoints
 from pdtrail.integrity._keys import Signer
 from pdtrail.integrity._merkle import merkle_root
 from pdtrail.integrity.verify_proof import checkpoint_signed_bytes
-
-_OFFSET = COLUMNS.index("kafka_offset")
 
 
 @dataclass
@@ -63,24 +58,21 @@ class IntegrityRecorder:
         )
         tail = _Tail(last=last)
         first = last.last_offset + 1 if last else 0
-        for row in _sql.rows(
-            self._client, "partition_rows", topic=self._topic, partition=partition, first=first, last=2**63
-        ):
-            tail.add(int(row["kafka_offset"]), *leaf_and_time(row))
+        for offset, leaf, occurred_at, _ in _sql.leaves(self._client, self._topic, partition, first, 2**63):
+            tail.add(offset, leaf, occurred_at)
         self._tails[partition] = tail
         if last is not None:
             self._external.publish(last)
 
-    def stored(self, partition: int, rows: Sequence[Sequence[Any]]) -> None:
-        """Rows (values in COLUMNS order, offset order) are now in ClickHouse."""
+    def stored(self, partition: int, offsets: list[int], leaves: list[bytes], occurred: list[str]) -> None:
+        """Rows are now in ClickHouse: their offsets, leaves and canonical occurred_at, in offset order."""
         tail = self._tails.get(partition)
         if tail is None:
-            self.resume(partition)
-            tail = self._tails[partition]
-            known = set(tail.offsets)
-            rows = [r for r in rows if r[_OFFSET] not in known]  # resume() read these back already
-        for values in rows:
-            tail.add(int(values[_OFFSET]), *leaf_and_time(values_as_row(values)))
+            self.resume(partition)  # reads these rows back too
+            return
+        tail.offsets.extend(offsets)
+        tail.leaves.extend(leaves)
+        tail.occurred.extend(occurred)
 
     def maybe_checkpoint(self, partition: int, *, force: bool = False) -> list[Checkpoint]:
         """Cut the checkpoints that are due (all pending rows if ``force``), at most N rows each, so that a

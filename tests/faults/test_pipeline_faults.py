@@ -416,7 +416,7 @@ def test_two_consumers_and_rebalances(settings: Settings, fault_tally: Any) -> N
     first.stop()
     run_first.join(120)
     producing.join(180)
-    _wait(lambda: _count(reader) >= distinct and not second._batches, 240, "B to store everything")
+    _wait(lambda: _count(reader) >= distinct and not second.pending, 240, "B to store everything")
     partitions_of_second = second.health()["partitions"]
     second.stop()
     run_second.join(120)
@@ -488,7 +488,7 @@ def test_consumer_cut_off_from_the_store_past_its_poll_interval(settings: Settin
     cut_off.cut.clear()
     _wait(lambda: first.stats.state == "running" and first.health()["partitions"], 120, "A to join again")
     producing.join(180)
-    _wait(lambda: _count(reader) >= distinct and not first._batches and not second._batches, 240, "the rest stored")
+    _wait(lambda: _count(reader) >= distinct and not first.pending and not second.pending, 240, "the rest stored")
     time.sleep(2)  # anything A would still write twice lands now
     first.stop(), second.stop()
     run_first.join(120), run_second.join(120)
@@ -521,7 +521,7 @@ def test_consumer_cut_off_from_the_store_while_idle_when_the_group_rebalances(
     started = time.monotonic()
     run_first = _in_thread(first.run)
     _produce(own, stream[:half])
-    _wait(lambda: first.health()["lag"] == 0 and not first._batches, 120, "A to read and store all it was given")
+    _wait(lambda: first.health()["lag"] == 0 and not first.pending, 120, "A to read and store all it was given")
     cut_off.cut.set()
     run_second = _in_thread(second.run)
     _wait(lambda: second.health()["partitions"] == [0, 1, 2, 3], 120, "B to take every partition from A")
