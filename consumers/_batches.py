@@ -71,12 +71,16 @@ class RowBatch:
     rows: list[list[Any]] = field(default_factory=list)
     poison: list[Poison] = field(default_factory=list)
 
-    def drop_stored(self, client: Client, also_seen: set[str] | None = None) -> int:
-        """Keep the first row of each event_id not stored yet (nor in ``also_seen``); the number dropped."""
+    def stored_ids(self, client: Client) -> set[str]:
+        """The event ids of these rows that are stored already."""
+        result = client.query(STORED_IDS_SQL, parameters=stored_ids_parameters(self.rows))
+        return {r[0] for r in result.result_rows}
+
+    def drop_stored(self, client: Client) -> int:
+        """Keep the first row of each event_id not stored yet; the number dropped."""
         if not self.rows:
             return 0
-        result = client.query(STORED_IDS_SQL, parameters=stored_ids_parameters(self.rows))
-        stored = {r[0] for r in result.result_rows} | (also_seen or set())
+        stored = self.stored_ids(client)
         kept = without_duplicates(self.rows, stored)
         dropped = len(self.rows) - len(kept)
         if dropped:

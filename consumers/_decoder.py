@@ -13,8 +13,10 @@ from clickhouse_connect.driver.client import Client
 
 from pdtrail.config import Settings
 from pdtrail.consumers._batches import RowBatch
+from pdtrail.consumers._columnar import EngineDecoder
 from pdtrail.consumers._decode import Poison, TextCheck, judge
 from pdtrail.schemas import EventCodec
+from pdtrail.store._connect import embedded_path
 
 
 class DecodedBatch(Protocol):
@@ -56,18 +58,28 @@ class _Rows:
 
 
 class BatchDecoder:
-    """Decodes the batches of one consumer. ``text_check``: a per-message check of free text (slow path)."""
+    """Decodes the batches of one consumer: through the engine when the store is embedded (and
+    ``consumer.columnar``), else one message at a time. ``text_check``: a per-message check of free
+    text; ``prefilter`` (on the engine) sends the messages a bytes-level check flags to it."""
 
     def __init__(
-        self, settings: Settings, client: Client, codec: EventCodec, text_check: TextCheck | None = None
-    ) -> None:
+        self, settings: Settings, client: Client, codec: EventCodec, *, columnar: bool | None = None,
+        text_check: TextCheck | None = None,
+    ) -> None:  # fmt: skip
         self._client = client
         self._codec = codec
         self._topic = settings.kafka.topic
         self._limit = settings.consumer.max_event_bytes
         self.text_check = text_check
+        if columnar is None:
+            columnar = settings.consumer.columnar and embedded_path(settings) is not None
+        self.engine = EngineDecoder(client, self._topic, self._limit, codec.catalog) if columnar else None
 
     def decode(self, partition: int, messages: list[Any], received: dt.datetime) -> DecodedBatch:
+        if self.engine is not None:
+            return self.engine.decode(
+                partition, messages, received, lambda slow: self.one_by_one(partition, slow, received)
+            )
         return _Rows(self._client, self.one_by_one(partition, messages, received))
 
     def one_by_one(self, partition: int, messages: list[Any], received: dt.datetime) -> RowBatch:
@@ -83,4 +95,5 @@ class BatchDecoder:
         return batch
 
     def close(self) -> None:
-        pass
+        if self.engine is not None:
+            self.engine.close()
