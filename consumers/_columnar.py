@@ -122,17 +122,16 @@ class StagedBatch:
         return months
 
     def insert(self, month: int, token: str) -> None:
-        if any(r[2] == month for r in self._kept()):
+        if self._staged is not None and any(r[2] == month for r in self._kept()):
+            source = self._staged.replace("-*.native", f"-{int(month)}.native")
             dropped = ", ".join(str(o) for o in sorted(self._dropped)) or "NULL"
             columns = ", ".join(COLUMNS)
+            # Settings in the statement: passed as client settings, each insert would read the session's first.
             self._client.command(
-                f"INSERT INTO events ({columns}) SELECT {columns} FROM {self._staged} "
-                f"WHERE ok AND toYYYYMM(occurred_at) = {int(month)} AND kafka_offset NOT IN ({dropped})",
-                # The staged file has its own columns (ok among them), not the table's.
-                settings={
-                    "insert_deduplication_token": token,
-                    "use_structure_from_insertion_table_in_table_functions": 0,
-                },
+                f"INSERT INTO events ({columns}) SETTINGS insert_deduplication_token = {_sql_str(token)}, "
+                "use_structure_from_insertion_table_in_table_functions = 0 "  # the staged file has its own columns
+                f"SELECT {columns} FROM {source} "
+                f"WHERE ok AND kafka_offset NOT IN ({dropped})"
             )
         if any(month_of(row) == month for row in self.slow.rows):
             self.slow.insert(self._client, month, token + "/one-by-one")
@@ -248,14 +247,16 @@ class EngineDecoder:
         finally:
             for n in range(len(selects)):
                 (self._dir / f"b{batch}-{n}.avro").unlink(missing_ok=True)
-        # Stage 2: every row judged by one expression, whatever its type.
-        staged = self._dir / f"s{batch}.native"
+        # Stage 2: every row judged by one expression, whatever its type; one file per month, so that each
+        # monthly insert reads its own rows only.
+        staged = self._dir / f"s{batch}-{{_partition_id}}.native"
         columns = ", ".join(COLUMNS)
         self._client.command(
-            f"INSERT INTO FUNCTION file({_sql_str(str(staged))}, 'Native') SELECT {columns}, ({CHECK_SQL}) AS ok "
-            f"FROM file({_sql_str(str(parsed))}, 'Native')"
+            f"INSERT INTO FUNCTION file({_sql_str(str(staged))}, 'Native') PARTITION BY toYYYYMM(occurred_at) "
+            f"SELECT {columns}, ({CHECK_SQL}) AS ok FROM file({_sql_str(str(parsed))}, 'Native')"
         )
-        return f"file({_sql_str(str(staged))}, 'Native')", [parsed, staged]
+        every_month = self._dir / f"s{batch}-*.native"
+        return f"file({_sql_str(str(every_month))}, 'Native')", [parsed, every_month]
 
     @staticmethod
     def _write_block(path: Path, schema: _Schema, partition: int, records: list[tuple[int, bytes]], nonce: int) -> None:

@@ -34,7 +34,7 @@ LOGICAL_SQL: dict[str, str] = {c: f"`{c}`" for c in COLUMNS} | {
     "occurred_at": "formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')",
     "ingested_at": "ingested_at",
 }
-# What partition_rows.sql and the other row reads select: every column by its logical value.
+# What the reads of whole rows select (integrity/_sql.py): every column by its logical value.
 ROW_SELECT_SQL = ",\n       ".join(
     e if e == f"`{c}`" or c == "ingested_at" else f"{e} AS {c}" for c, e in LOGICAL_SQL.items()
 )

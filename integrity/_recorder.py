@@ -84,8 +84,15 @@ class IntegrityRecorder:
             full = len(tail.leaves) >= integrity.checkpoint_every_events
             if not (force or full or time.monotonic() - tail.since >= integrity.checkpoint_every_s):
                 break
-            cut.append(self._cut(partition, tail, min(len(tail.leaves), integrity.checkpoint_every_events)))
-            tail = self._tails[partition]
+            checkpoint, tail = self._cut(partition, tail, min(len(tail.leaves), integrity.checkpoint_every_events))
+            cut.append(checkpoint)
+        if cut and tail is not None:
+            # Written together: to ClickHouse first, then to the topic (resume() publishes the newest again).
+            # The tail moves on only once both hold them, so a failed write is cut again, identically.
+            self._client.insert("checkpoints", [c.as_row() for c in cut], column_names=CHECKPOINT_COLUMNS)
+            self._external.publish_all(cut)
+            self._tails[partition] = tail
+            self.checkpoints_written += len(cut)
         return cut
 
     def checkpoint_all(self) -> None:
@@ -96,7 +103,8 @@ class IntegrityRecorder:
         """The partition went to another consumer: it resumes from what is stored."""
         self._tails.pop(partition, None)
 
-    def _cut(self, partition: int, tail: _Tail, count: int) -> Checkpoint:
+    def _cut(self, partition: int, tail: _Tail, count: int) -> tuple[Checkpoint, _Tail]:
+        """The checkpoint over the first ``count`` rows of the tail, and the tail after it."""
         offsets, leaves, occurred = tail.offsets[:count], tail.leaves[:count], tail.occurred[:count]
         body = Checkpoint(
             topic=self._topic,
@@ -116,10 +124,4 @@ class IntegrityRecorder:
         )
         signature = self._signer.sign(checkpoint_signed_bytes(body.as_dict())).hex()
         checkpoint = Checkpoint(**{**body.as_dict(), "signature": signature})
-        self._client.insert("checkpoints", [checkpoint.as_row()], column_names=CHECKPOINT_COLUMNS)
-        self._external.publish(checkpoint)
-        self._tails[partition] = _Tail(
-            tail.offsets[count:], tail.leaves[count:], tail.occurred[count:], last=checkpoint
-        )
-        self.checkpoints_written += 1
-        return checkpoint
+        return checkpoint, _Tail(tail.offsets[count:], tail.leaves[count:], tail.occurred[count:], last=checkpoint)

@@ -20,6 +20,9 @@ LEAVES_SQL = f"""SELECT kafka_offset, toString(event_id), formatDateTime(occurre
        if({JSON_PLAIN_SQL}, {LEAF_SQL}, '') AS leaf
 {_RANGE}
 ORDER BY kafka_offset"""
+COUNT_SQL = f"SELECT count()\n{_RANGE}"
+# One stored event by id, by its logical values (the table is ordered by subject, so this scans).
+FIND_EVENT_SQL = f"SELECT {ROW_SELECT_SQL}\nFROM events\nWHERE events.event_id = {{event_id:UUID}}\nLIMIT 2"
 ROWS_SQL = f"SELECT {ROW_SELECT_SQL}\n{_RANGE} AND kafka_offset IN {{offsets:Array(UInt64)}}\nORDER BY kafka_offset"
 
 
@@ -44,6 +47,16 @@ def leaves(client: Client, topic: str, partition: int, first: int, last: int) ->
         by_id = {(int(r["kafka_offset"]), str(r["event_id"])): row_leaf(r) for r in rows}
         found = [(o, leaf or by_id[(o, event_id)], occurred, event_id) for o, leaf, occurred, event_id in found]
     return found
+
+
+def count(client: Client, topic: str, partition: int, first: int, last: int) -> int:
+    params = {"topic": topic, "partition": partition, "first": first, "last": last}
+    return int(client.query(COUNT_SQL, parameters=params).result_rows[0][0])
+
+
+def find_event(client: Client, event_id: str) -> list[dict[str, Any]]:
+    result = client.query(FIND_EVENT_SQL, parameters={"event_id": event_id})
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
 
 def rows_at(
