@@ -609,21 +609,23 @@ def test_one_broker_killed_under_load(cluster: LocalCluster, settings: Settings,
 # -- the consumer dies between its insert and the dead letters' confirmation ------------------------------
 
 # The one way to die at an exact point of the loop: the consumer runs as it does under ``pdtrail consume
-# --drain`` and its process ends (os._exit, no clean-up, as a SIGKILL) the moment its first insert has
-# returned. The dead letters wait in librdkafka (linger 60 s) until the consumer confirms them, so a loop
-# that confirmed them after the insert would lose them here.
-_DIE_AFTER_FIRST_INSERT = """
+# --drain`` and its process ends (os._exit, no clean-up, as a SIGKILL) once every insert of its first batch
+# has landed, before it records the leaves and commits. The dead letters wait in librdkafka (linger 60 s)
+# until the consumer confirms them, so a loop that confirmed them after the inserts would lose them here:
+# the restart resumes after the highest stored offset, past the poison.
+_DIE_AFTER_THE_INSERTS = """
 import faulthandler, os
 faulthandler.dump_traceback_later(120, exit=True)  # a hang shows where it is
 from pdtrail.config import load_settings
-from pdtrail.consumers import AuditConsumer, _store_writes
+from pdtrail.consumers import AuditConsumer, _consumer, _planner
 from pdtrail.infra import apply_migrations
 from pdtrail.store import connect
-insert = _store_writes.StoreWrites.insert
-def insert_then_die(self, *args, **kwargs):
-    insert(self, *args, **kwargs)
-    os._exit(17)
-_store_writes.StoreWrites.insert = insert_then_die
+execute = _consumer.AuditConsumer._execute
+def execute_or_die(self, step, *args):
+    if isinstance(step, _planner.RecordLeaves):
+        os._exit(17)
+    execute(self, step, *args)
+_consumer.AuditConsumer._execute = execute_or_die
 settings = load_settings()
 client = connect(settings)
 apply_migrations(client)  # as pdtrail consume does
@@ -645,10 +647,10 @@ def test_consumer_killed_between_insert_and_dead_letter_confirm(
     _produce(own, stream)
     held = {**_env(own), "PDTRAIL_KAFKA__PRODUCER": json.dumps({"linger.ms": 60_000, "message.timeout.ms": 120_000})}
     died = subprocess.run(
-        [sys.executable, "-c", _DIE_AFTER_FIRST_INSERT], env=held, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", _DIE_AFTER_THE_INSERTS], env=held, capture_output=True, text=True, timeout=300,
         check=False,
     )  # fmt: skip
-    assert died.returncode == 17, died.stderr[-3000:]  # it died right after an insert landed
+    assert died.returncode == 17, died.stderr[-3000:]  # it died right after its inserts landed
     done = subprocess.run(
         [sys.executable, "-m", "pdtrail", "consume", "--drain"], env=_env(own), capture_output=True, text=True,
         timeout=600, check=False,
