@@ -292,7 +292,10 @@ class AuditConsumer:
         partition, intent_written = state.partition, plan.replay_whole(state)
         decoded: DecodedBatch | None = None
         try:
-            decoded = self._decoder.decode(partition, batch.messages, dt.datetime.now(dt.UTC))
+            # The engine stages the batch: store I/O, retried like every other (Abandoned past the budget).
+            received = dt.datetime.now(dt.UTC)
+            decode = functools.partial(self._decoder.decode, partition, batch.messages, received)
+            decoded = self._store.retrying("staging the batch", decode, bounded=True)
             for poison in decoded.poison:
                 self._dead_letter(poison.message, poison.reason, poison.error)
             dropped = self._store.retrying("reading stored event ids", decoded.drop_stored, bounded=True)
