@@ -1,35 +1,47 @@
-"""How a batch of one Kafka partition reaches ClickHouse: one insert per month, each with its own token.
+"""A batch decoded one message at a time, as rows: dropped when stored already, inserted month by month.
 
 ClickHouse writes an insert one partition (month) at a time, so an insert spanning months is not
 atomic. One insert per month is: it lands whole or not at all, and its deduplication token
-(topic, partition, offset range, month) makes a replay of the same batch after a crash a no-op for
-the months that landed.
+(topic, partition, offset range, month: ``_planner.insert_token``) makes a replay of the same batch
+after a crash a no-op for the months that landed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from pdtrail.consumers._rows import COLUMNS
+from clickhouse_connect.driver.client import Client
+
+from pdtrail.consumers._decode import Poison
+from pdtrail.consumers._planner import insert_token
+from pdtrail.integrity._canonical import row_leaves
+from pdtrail.store._columns import COLUMNS
+
+__all__ = ["RowBatch", "by_month", "insert_token", "stored_ids_parameters", "without_duplicates"]
 
 _OCCURRED = COLUMNS.index("occurred_at")
+_EVENT_ID, _SUBJECT_KEY, _OFFSET = (
+    COLUMNS.index("event_id"),
+    COLUMNS.index("subject_key"),
+    COLUMNS.index("kafka_offset"),
+)
+STORED_IDS_SQL = (Path(__file__).parent / "stored_ids.sql").read_text()
+
+
+def month_of(row: Sequence[Any]) -> int:
+    moment = row[_OCCURRED]
+    return int(moment.year * 100 + moment.month)
 
 
 def by_month(rows: Sequence[Sequence[Any]]) -> dict[int, list[Sequence[Any]]]:
     """Rows grouped by yyyymm of occurred_at, in order of first appearance; offset order kept inside."""
     months: dict[int, list[Sequence[Any]]] = {}
     for row in rows:
-        moment = row[_OCCURRED]
-        months.setdefault(moment.year * 100 + moment.month, []).append(row)
+        months.setdefault(month_of(row), []).append(row)
     return months
-
-
-def insert_token(topic: str, partition: int, first_offset: int, last_offset: int, month: int) -> str:
-    return f"{topic}/{partition}/{first_offset}-{last_offset}/{month}"
-
-
-_EVENT_ID, _SUBJECT_KEY = COLUMNS.index("event_id"), COLUMNS.index("subject_key")
 
 
 def stored_ids_parameters(rows: Sequence[Sequence[Any]]) -> dict[str, list[str]]:
@@ -50,3 +62,43 @@ def without_duplicates(rows: Sequence[Sequence[Any]], stored: set[str]) -> list[
             seen.add(event_id)
             kept.append(row)
     return kept
+
+
+@dataclass
+class RowBatch:
+    """Rows (values in ``COLUMNS`` order, offset order) and the poison of one batch."""
+
+    rows: list[list[Any]] = field(default_factory=list)
+    poison: list[Poison] = field(default_factory=list)
+
+    def stored_ids(self, client: Client) -> set[str]:
+        """The event ids of these rows that are stored already."""
+        result = client.query(STORED_IDS_SQL, parameters=stored_ids_parameters(self.rows))
+        return {r[0] for r in result.result_rows}
+
+    def drop_stored(self, client: Client) -> int:
+        """Keep the first row of each event_id not stored yet; the number dropped."""
+        if not self.rows:
+            return 0
+        stored = self.stored_ids(client)
+        kept = without_duplicates(self.rows, stored)
+        dropped = len(self.rows) - len(kept)
+        if dropped:
+            self.rows = [list(row) for row in kept]
+        return dropped
+
+    def months(self) -> dict[int, int]:
+        return {month: len(rows) for month, rows in by_month(self.rows).items()}
+
+    def insert(self, client: Client, month: int, token: str) -> None:
+        rows = [row for row in self.rows if month_of(row) == month]
+        if rows:
+            client.insert("events", rows, column_names=COLUMNS, settings={"insert_deduplication_token": token})
+
+    def leaves(self) -> tuple[list[int], list[bytes], list[str]]:
+        """Offsets, leaves and canonical occurred_at of the rows, in offset order."""
+        leaves, occurred = row_leaves(self.rows)
+        return [int(r[_OFFSET]) for r in self.rows], leaves, occurred
+
+    def close(self) -> None:
+        pass

@@ -1,15 +1,11 @@
-"""The ingest loop: Kafka → decode → validate → batch per partition → intent → insert → checkpoint → commit.
+"""The ingest loop, an I/O shell around the planner: poll → batch per partition → decode → plan → execute.
 
-Offsets are committed only after the rows are in ClickHouse, their checkpoints are due-or-written, and
-the dead letters of the same range are confirmed by the broker. A batch is inserted one month at a time
-(each insert one atomic part, with its own deduplication token) after an intent record names its range.
-On partition assignment the consumer resumes after the highest offset already stored, so a crash
-between insert and commit does not store twice, and replays a batch whose intent promised more rows
-than are stored, so a crash between two months neither loses nor doubles. An event whose event_id is
-stored already (the SDK's spool delivers at least once) is dropped and counted, not stored again.
-On revocation a partition's batch is stored and committed while the partition is still ours; on
-assignment the positions are read again from the store, so a rebalance neither loses nor doubles.
-The store's reads and writes, and the back-off they are retried with, are in ``_store_writes``.
+Every decision is ``_planner``'s (where a partition resumes, what is replayed, the steps that store a
+batch and their order); this module only reads Kafka and the store, and runs those steps:
+confirm the batch's dead letters, write its intent, insert month by month with deduplication
+tokens, record the leaves and checkpoint, commit. ``_decoder`` turns a batch into rows and poison
+(the engine parses the Avro where it can, one message at a time where it must); ``_store_writes``
+holds the store's reads and writes and the back-off they are retried with.
 """
 
 from __future__ import annotations
@@ -26,14 +22,15 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pdtrail.config import Settings
+from pdtrail.consumers import _planner as plan
 from pdtrail.consumers._dead_letter import DeadLetterWriter
+from pdtrail.consumers._decoder import BatchDecoder, DecodedBatch
 from pdtrail.consumers._metrics import RUNNING, STOPPED, ConsumerMetrics, MetricsServer
 from pdtrail.consumers._redrive import recent_origins
-from pdtrail.consumers._rows import event_row
-from pdtrail.consumers._store_writes import Abandoned, Batch, ConsumeStats, StoreWrites, first_line
+from pdtrail.consumers._store_writes import Abandoned, ConsumeStats, StoreWrites, first_line
 from pdtrail.errors import LIBRDKAFKA_LOGGER
 from pdtrail.producers import producer_config
-from pdtrail.schemas import EventCodec, InvalidEventError, UndecodableMessageError, UnknownSchemaError
+from pdtrail.schemas import EventCodec
 
 if TYPE_CHECKING:
     from pdtrail.integrity import IntegrityRecorder
@@ -43,7 +40,7 @@ __all__ = ["AuditConsumer", "ConsumeStats"]
 
 
 class AuditConsumer:
-    """Consumes the audit topic into the ``events`` table of ``client``'s database.
+    """Consumes the audit topic into the ``events`` table of ``client``'s database, exactly once.
 
     ``run(drain=True)`` stops once every assigned partition is read to its end (for batch jobs and the
     demo); ``run()`` consumes until ``stop()`` (call it from a signal handler). A message that cannot
@@ -64,40 +61,29 @@ class AuditConsumer:
         metrics: ConsumerMetrics | None = None,
     ) -> None:
         self._settings = settings
-        self._codec = codec or EventCodec()
-        self._on_progress = on_progress
         self._topic = settings.kafka.topic
+        self._on_progress = on_progress
         self._stop = threading.Event()
         self.stats = ConsumeStats()
         self.metrics = metrics or ConsumerMetrics()
-        self._next: dict[int, int] = {}  # partition -> next offset to handle; older ones are stale
-        self._lag_at = 0.0
-        self._lag: dict[int, int] = {}  # partition -> messages behind its high watermark, once known
-        self._resumed: dict[int, int] = {}  # partition -> offset the store is ahead of the group's commit
+        self._partitions: dict[int, plan.PartitionState] = {}
         self._sent_before: set[tuple[str | None, int | None, int | None]] = set()
-        self._batches: dict[int, Batch] = {}
-        self._assigned: set[int] = set()
-        self._replay: dict[int, tuple[int, int]] = {}  # partition -> offset range of an unfinished batch
-        self._at_end: set[int] = set()
+        self._lag_at = 0.0
         self._leave = False  # the store failed a batch past the write budget: step aside until it answers
         self._stepping_aside = False
         self._dead_letters = DeadLetterWriter(producer_config(settings), settings.kafka.dead_letter_topic)
+        self._decoder = BatchDecoder(settings, client, codec or EventCodec())
         if recorder is None:
-            from pdtrail.integrity import IntegrityRecorder, signer_from_settings  # imports consumers itself
+            from pdtrail.integrity import IntegrityRecorder, signer_from_settings
 
             recorder = IntegrityRecorder(settings, client, signer_from_settings(settings), producer_config(settings))
         self._recorder = recorder
         config = self._consumer_config()
         self._consumer = Consumer(config, logger=LIBRDKAFKA_LOGGER)
         self._store = StoreWrites(
-            client,
-            self._topic,
-            stats=self.stats,
-            metrics=self.metrics,
-            stop=self._stop,
-            progress=self._progress,
+            client, self._topic, stats=self.stats, metrics=self.metrics, stop=self._stop, progress=self._progress,
             max_poll_interval_ms=int(config.get("max.poll.interval.ms", 300_000)),
-        )
+        )  # fmt: skip
 
     def _consumer_config(self) -> dict[str, Any]:
         kafka = self._settings.kafka
@@ -116,7 +102,10 @@ class AuditConsumer:
         """Ask the loop to finish its current batch, commit and return. Safe from a signal handler."""
         self._stop.set()
 
-    # -- partition assignment -------------------------------------------------------------------
+    @property
+    def pending(self) -> bool:
+        """True while some partition holds a batch not stored yet."""
+        return any(state.batch is not None for state in self._partitions.values())
 
     def stored_positions(self) -> dict[int, int]:
         """Highest stored offset per partition of the topic."""
@@ -126,66 +115,42 @@ class AuditConsumer:
         """The offset range of the partition's last batch if fewer of its rows are stored than promised."""
         return self._store.unfinished_batch(partition)
 
+    # -- partition assignment -------------------------------------------------------------------
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         try:
-            self._resume_positions(consumer, partitions)
+            self._resume(consumer, partitions)
         except Abandoned:
-            # Kafka's assignment stands until this member leaves, but nothing of it is read here
-            # (the partitions are not in _assigned): the next owner starts from the store's position.
+            # Kafka's assignment stands until this member leaves, but nothing of it is read here: the next
+            # owner starts from the store's position.
             logger.warning("the store failed while partitions were assigned; leaving them to other members")
-            self._assigned = set()
+            self._partitions = {}
             self._leave = True
         consumer.assign(partitions)
-        self._at_end -= self._assigned
-        logger.info("assigned partitions %s", sorted(self._assigned))
+        logger.info("assigned partitions %s", sorted(self._partitions))
 
-    def _resume_positions(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _resume(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Read the positions from the store every time: another consumer may have stored since.
         stored = self._store.retrying("reading stored positions", self._store.stored_positions, bounded=True)
         committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}
+        states = {}
         for tp in partitions:
-            self._replay.pop(tp.partition, None)
-            self._batches.pop(tp.partition, None)
-            resume = stored.get(tp.partition, -1) + 1
-            if resume > 0 and resume > committed.get(tp.partition, OFFSET_INVALID):
-                tp.offset = resume
-                self._resumed[tp.partition] = resume
-            unfinished = self._store.retrying(
-                "reading batch intents", functools.partial(self._store.unfinished_batch, tp.partition), bounded=True
-            )
-            if unfinished is not None and not self._start_at_gap_before(tp, unfinished[0], committed):
-                logger.warning("partition %d: batch %d-%d was cut short; replaying it", tp.partition, *unfinished)
-                self._replay[tp.partition] = unfinished
-                tp.offset = unfinished[0]
-                self._resumed.pop(tp.partition, None)
-            start = tp.offset if tp.offset >= 0 else committed.get(tp.partition, OFFSET_INVALID)
-            self._next[tp.partition] = max(start, 0)
+            view = functools.partial(self._store.view, tp.partition, stored.get(tp.partition, -1))
+            done = committed.get(tp.partition, OFFSET_INVALID)
+            resume = plan.plan_resume(self._store.retrying("reading batch intents", view, bounded=True), done)
+            if resume.gap is not None:
+                logger.error("partition %d: offsets %d-%d before an unfinished batch were never stored; reading "
+                             "from %d", tp.partition, *resume.gap, resume.gap[0])  # fmt: skip
+            if resume.replay is not None:
+                logger.warning("partition %d: batch %d-%d was cut short; replaying it", tp.partition, *resume.replay)
+            if resume.start is not None:
+                tp.offset = resume.start
+            states[tp.partition] = plan.PartitionState.resumed(tp.partition, resume, done)
         self._remember_dead_letters(len(partitions))
         for tp in partitions:
-            resume = functools.partial(self._recorder.resume, tp.partition)
-            self._store.retrying("resuming checkpoints", resume, bounded=True)
-        self._assigned = {tp.partition for tp in partitions}
-
-    def _start_at_gap_before(self, tp: TopicPartition, first: int, committed: dict[int, int]) -> bool:
-        """If offsets before an unfinished batch were never stored, start the partition there (returns True).
-        A batch's intent is written only once everything before it is stored or committed, so a gap is the
-        trace of an earlier version's bug (a batch formed after one left unwritten): replaying the batch
-        would skip the gap for good. The rows of the batch that did land are dropped by their event ids."""
-        below = functools.partial(self._store.stored_below, tp.partition, first)
-        stored = self._store.retrying("reading stored positions", below, bounded=True)
-        done = committed.get(tp.partition, OFFSET_INVALID)
-        if stored < 0 and done < 0:
-            return False  # nothing stored or committed before it: the partition's first batch
-        start = max(stored + 1, done)
-        if start >= first:
-            return False
-        logger.error(
-            "partition %d: offsets %d-%d before the unfinished batch from %d were never stored; reading from %d",
-            tp.partition, start, first - 1, first, start,
-        )  # fmt: skip
-        tp.offset = start
-        self._resumed.pop(tp.partition, None)  # the store's highest offset is past the gap: not a position
-        return True
+            self._store.retrying("resuming checkpoints", functools.partial(self._recorder.resume, tp.partition),
+                                 bounded=True)  # fmt: skip
+        self._partitions = states
 
     def _remember_dead_letters(self, partitions: int) -> None:
         # The uncommitted tail of a partition is at most a batch; its poison may be in the DLQ already.
@@ -198,48 +163,37 @@ class AuditConsumer:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._stepping_aside:
-            # Leaving because the store does not answer: nothing more is written from here.
-            self._on_lost(consumer, partitions)
+            self._on_lost(consumer, partitions)  # leaving because the store does not answer: write nothing
             return
-        # Store what was read from these partitions while they are still ours to commit.
-        for tp in partitions:
-            batch, replay = self._batches.get(tp.partition), self._replay.get(tp.partition)
-            if batch is not None and replay is not None and batch.last_offset < replay[1]:
-                # Half a replay stored under new tokens could double the months that had landed; the next
-                # owner replays the whole range instead.
-                del self._batches[tp.partition]
-            self._flush_partition(tp.partition)
+        for tp in partitions:  # store what was read while the partitions are still ours to commit
+            state = self._partitions.get(tp.partition)
+            if state is None:
+                continue
+            if plan.revoke_keeps_batch(state):
+                self._flush(state)
             self._checkpoint(tp.partition, force=True)
-            self._recorder.forget(tp.partition)
             self._forget(tp.partition)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Lost, not revoked: another member may own them already, so nothing of theirs is stored or committed.
-        logger.warning(
-            "partitions %s %s; their unstored batches are left to the next owner",
-            sorted(tp.partition for tp in partitions), "given up" if self._stepping_aside else "lost",
-        )  # fmt: skip
+        how = "given up" if self._stepping_aside else "lost"
+        which = sorted(tp.partition for tp in partitions)
+        logger.warning("partitions %s %s; their unstored batches are left to the next owner", which, how)
         for tp in partitions:
-            self._batches.pop(tp.partition, None)
-            self._recorder.forget(tp.partition)
             self._forget(tp.partition)
 
     def _forget(self, partition: int) -> None:
-        self._assigned.discard(partition)
-        self._replay.pop(partition, None)
-        self._next.pop(partition, None)
-        self._at_end.discard(partition)
-        self._resumed.pop(partition, None)
-        if self._lag.pop(partition, None) is not None:
+        self._recorder.forget(partition)
+        if self._partitions.pop(partition, plan.PartitionState(partition)).lag is not None:
             self.metrics.lag.remove(str(partition))
 
     # -- the loop -------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
         """The state for a probe: state, last error, counters and the assigned partitions."""
-        known = bool(self._assigned) and self._assigned <= self._lag.keys()
-        lag = sum(self._lag[p] for p in self._assigned) if known else None
-        return {**self.stats.__dict__, "partitions": sorted(self._assigned), "topic": self._topic, "lag": lag}
+        states = list(self._partitions.values())
+        lag = sum(s.lag or 0 for s in states) if states and all(s.lag is not None for s in states) else None
+        return {**self.stats.__dict__, "partitions": sorted(self._partitions), "topic": self._topic, "lag": lag}
 
     def run(self, *, drain: bool = False) -> ConsumeStats:
         settings = self._settings.consumer
@@ -252,12 +206,11 @@ class AuditConsumer:
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
-                messages = self._consumer.consume(num_messages=min(settings.batch_size, 2000), timeout=0.2)
-                received = dt.datetime.now(dt.UTC)
+                messages = self._consumer.consume(num_messages=min(settings.batch_size, 10_000), timeout=0.2)
                 self._store.polled_at = time.monotonic()
                 self._commit_resumed()  # assignment happens inside consume(); before any batch commits
                 for msg in messages:
-                    self._handle(msg, received)
+                    self._handle(msg)
                 if messages:
                     idle_since = time.monotonic()
                 self._flush_due()
@@ -267,16 +220,18 @@ class AuditConsumer:
                 self._update_lag()
                 if drain and self._drained():
                     break
-                if drain and time.monotonic() - idle_since > settings.drain_idle_s and not self._assigned:
+                if drain and time.monotonic() - idle_since > settings.drain_idle_s and not self._partitions:
                     logger.warning("no partition assigned after %.0fs; stopping", settings.drain_idle_s)
                     break
-            self._flush_all()
+            for state in list(self._partitions.values()):
+                self._flush(state)
             # Everything stored is covered when a run ends, so a drained log verifies to its last row.
             self._store.retrying("checkpoint", self._recorder.checkpoint_all)
         finally:
             self._store.set_state(STOPPED)
             self._consumer.close()
             self._dead_letters.close()
+            self._decoder.close()
             if server is not None:
                 server.stop()
             self._progress()
@@ -287,22 +242,168 @@ class AuditConsumer:
             [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
 
+    def _drained(self) -> bool:
+        states = self._partitions.values()
+        return bool(states) and all(s.at_end and s.batch is None for s in states)
+
+    def _handle(self, msg: Message) -> None:
+        error = msg.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                state = self._partitions.get(msg.partition() or 0)
+                if state is not None:
+                    state.at_end = True
+            elif error.fatal():
+                raise RuntimeError(f"fatal Kafka error: {error.str()}")
+            else:
+                logger.warning("Kafka: %s", error.str())
+            return
+        if self._leave:
+            # A batch was just left unwritten: step aside before handling anything more, or the rest of this
+            # poll (fetched before the seek back) would form a batch after the gap.
+            return
+        state = self._partitions.get(msg.partition() or 0)
+        offset = msg.offset() or 0  # always set on a message without error
+        if state is None:
+            return  # fetched before a rebalance: now another member's
+        verdict = plan.on_message(state, offset)
+        if verdict is plan.Verdict.STALE:
+            return
+        if verdict is plan.Verdict.FLUSH_FIRST:
+            self._flush(state)
+            if self._leave:
+                return  # left unwritten: this message is read again after the batch, by whoever owns it
+        plan.take(state, offset, msg)
+        self.stats.consumed += 1
+        self.metrics.consumed.inc()
+
+    def _flush_due(self) -> None:
+        settings, now = self._settings.consumer, time.monotonic()
+        for state in list(self._partitions.values()):
+            if plan.flush_due(state, now=now, batch_size=settings.batch_size, linger_s=settings.linger_s):
+                self._flush(state)
+
+    # -- one batch ------------------------------------------------------------------------------
+
+    def _flush(self, state: plan.PartitionState) -> None:
+        batch = state.batch
+        if batch is None:
+            return
+        partition, intent_written = state.partition, plan.replay_whole(state)
+        decoded: DecodedBatch | None = None
+        try:
+            # The engine stages the batch: store I/O, retried like every other (Abandoned past the budget).
+            received = dt.datetime.now(dt.UTC)
+            decode = functools.partial(self._decoder.decode, partition, batch.messages, received)
+            decoded = self._store.retrying("staging the batch", decode, bounded=True)
+            for poison in decoded.poison:
+                self._dead_letter(poison.message, poison.reason, poison.error)
+            dropped = self._store.retrying("reading stored event ids", decoded.drop_stored, bounded=True)
+            if dropped:
+                logger.info("dropped %d events stored already (same event_id)", dropped)
+                self.stats.duplicates_dropped += dropped
+                self.metrics.duplicates.inc(dropped)
+            months = decoded.months()
+            steps = plan.plan_flush(
+                state, self._topic, months=months, dead_letters=len(decoded.poison), dropped=dropped
+            )
+            for step in steps:
+                self._execute(step, partition, batch, decoded)
+                intent_written |= isinstance(step, plan.WriteIntent)
+        except Abandoned:
+            self._abandon(state, intent_written)
+            return
+        finally:
+            if decoded is not None:
+                decoded.close()
+        plan.flushed(state)
+        stored = sum(months.values())
+        self.stats.stored += stored
+        self.stats.batches += 1
+        if stored:
+            self.metrics.stored.inc(stored)
+            self.metrics.batch_size.observe(stored)
+        self._progress()
+
+    def _execute(self, step: plan.Step, partition: int, batch: plan.Batch, decoded: DecodedBatch) -> None:
+        match step:
+            case plan.ConfirmDeadLetters():
+                self._dead_letters.confirm()
+            case plan.WriteIntent(intent=intent):
+                write = functools.partial(self._store.write_intent, partition, intent)
+                self._store.retrying("batch intent", write, bounded=True)
+            case plan.Insert(month=month, token=token):
+                write = functools.partial(decoded.insert, month, token)
+                self._store.insert(partition, batch.first_offset, batch.last_offset, write)
+            case plan.RecordLeaves(read_back=read_back):
+                if read_back:  # some rows were there already: read the tail back in offset order
+                    record = functools.partial(self._recorder.resume, partition)
+                else:
+                    record = functools.partial(self._recorder.stored, partition, *decoded.leaves())
+                self._store.retrying("reading stored rows for the checkpoint", record, bounded=True)
+            case plan.Commit(offset=offset):
+                self._checkpoint(partition)
+                try:
+                    self._consumer.commit(offsets=[TopicPartition(self._topic, partition, offset)], asynchronous=False)
+                except KafkaException as exc:
+                    # The rows are stored; the next owner resumes after them whatever Kafka's offsets say.
+                    logger.warning("commit of partition %d failed (%s); the store's position stands", partition, exc)
+
+    def _dead_letter(self, msg: Message, reason: str, error: str) -> None:
+        if (msg.topic(), msg.partition(), msg.offset()) in self._sent_before:
+            logger.info("%s[%d]@%d is in the DLQ already", msg.topic(), msg.partition(), msg.offset())
+            return
+        logger.warning("dead letter %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)
+        self._dead_letters.send(msg, reason, error)
+        self._sent_before.add((msg.topic(), msg.partition(), msg.offset()))  # read again after an abandon
+        self.stats.dead_lettered += 1
+        self.metrics.dead_lettered.labels(error).inc()
+
+    def _checkpoint(self, partition: int, *, force: bool = False) -> None:
+        cut = functools.partial(self._recorder.maybe_checkpoint, partition, force=force)
+        try:
+            self._store.retrying("checkpoint", cut, bounded=True)
+        except Abandoned:
+            # The rows are stored; whoever holds the partition next covers them with its own checkpoint.
+            logger.warning("partition %d: checkpoint deferred, the store failed for over %.0fs", partition,
+                           self._store.write_budget_s)  # fmt: skip
+
+    def _abandon(self, state: plan.PartitionState, intent_written: bool) -> None:
+        batch = state.batch
+        assert batch is not None
+        logger.warning("partition %d: the store failed for over %.0fs; batch %d-%d is left unwritten and read again",
+                       state.partition, self._store.write_budget_s, batch.first_offset, batch.last_offset)  # fmt: skip
+        self._recorder.forget(state.partition)  # some rows may be stored: the next checkpoint reads them back
+        self.stats.batches_abandoned += 1
+        self.metrics.abandoned.inc()
+        seek = plan.abandoned(state, intent_written=intent_written)
+        if state.partition not in self._partitions:
+            return
+        self._leave = True
+        try:
+            self._consumer.seek(TopicPartition(self._topic, state.partition, seek))
+        except KafkaException as exc:
+            # Not ours any more (the next poll says so): its next owner resumes from the store's position.
+            logger.info("partition %d: seek back failed (%s)", state.partition, exc)
+
+    # -- stepping aside, lag, commits of resumed positions --------------------------------------------
+
     def _step_aside(self) -> None:
         """Leave the group while the store does not answer, so that members whose store does take the
         partitions instead of waiting here; join again once it answers."""
         self._leave = False
         self.stats.left_group += 1
-        logger.warning(
-            "the store failed for over %.0fs: leaving the group until it answers", self._store.write_budget_s
-        )
+        logger.warning("the store failed for over %.0fs: leaving the group until it answers",
+                       self._store.write_budget_s)  # fmt: skip
         self._stepping_aside = True
-        self._batches.clear()  # read, not stored, not committed: the next owner reads them again
+        for state in self._partitions.values():
+            state.batch = None  # read, not stored, not committed: the next owner reads them again
         try:
             self._consumer.unsubscribe()
             delay = 0.5
             while not self._stop.is_set():
                 self._consumer.consume(num_messages=1, timeout=0.1)  # serves the revocation; reads nothing
-                if self._assigned:
+                if self._partitions:
                     continue
                 try:
                     self._store.stored_positions()
@@ -324,192 +425,29 @@ class AuditConsumer:
         if now - self._lag_at < 1.0:
             return
         self._lag_at = now
-        for partition, position in self._next.items():
+        for partition, state in self._partitions.items():
             try:
                 _, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, partition), cached=True)
             except KafkaException:
                 continue
             if high >= 0:
-                self._lag[partition] = max(high - position, 0)
-                self.metrics.lag.labels(str(partition)).set(self._lag[partition])
+                state.lag = max(high - state.next_offset, 0)
+                self.metrics.lag.labels(str(partition)).set(state.lag)
 
     def _commit_resumed(self) -> None:
         # Rows stored by a run killed before its commit: the group's offsets catch up with the store, so
         # lag as Kafka's own tools show it is true, and a restart does not count that tail as unread.
-        if not self._resumed:
-            return
-        offsets = [TopicPartition(self._topic, p, o) for p, o in self._resumed.items() if p in self._assigned]
-        self._resumed.clear()
+        offsets = []
+        for partition, state in self._partitions.items():
+            if state.commit_now is not None:
+                offsets.append(TopicPartition(self._topic, partition, state.commit_now))
+                state.commit_now = None
         if not offsets:
             return
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             logger.warning("commit of the stored position failed (%s); the store's position stands", exc)
-
-    def _drained(self) -> bool:
-        return bool(self._assigned) and self._at_end >= self._assigned and not self._batches
-
-    def _handle(self, msg: Message, received: dt.datetime) -> None:
-        error = msg.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                self._at_end.add(msg.partition() or 0)
-            elif error.fatal():
-                raise RuntimeError(f"fatal Kafka error: {error.str()}")
-            else:
-                logger.warning("Kafka: %s", error.str())
-            return
-        if self._leave:
-            # A batch was just left unwritten: this member steps aside before it handles anything more, or
-            # the rest of this poll (fetched before the seek back) would form a batch after the gap, and
-            # its intent would send the next owner past the rows never stored.
-            return
-        partition, offset = msg.partition() or 0, msg.offset() or 0  # always set on a message without error
-        if partition not in self._assigned or offset < self._next.get(partition, 0):
-            return  # fetched before a rebalance: handled already, or now another member's to handle
-        self._next[partition] = offset + 1
-        replay = self._replay.get(partition)
-        if replay is not None and offset > replay[1]:
-            self._flush_partition(partition)  # the replayed batch ends exactly where the first try did
-            if self._leave:
-                return  # left unwritten: this message is read again after the batch, by whoever owns it
-        self._at_end.discard(partition)
-        self.stats.consumed += 1
-        self.metrics.consumed.inc()
-        batch = self._batches.setdefault(partition, Batch())
-        if batch.first_offset < 0:
-            batch.first_offset = offset
-        batch.last_offset = offset
-        value = msg.value()
-        limit = self._settings.consumer.max_event_bytes
-        if value is not None and len(value) > limit:
-            self._dead_letter(msg, f"message of {len(value)} bytes is above max_event_bytes ({limit})", "oversized")
-            return
-        try:
-            event, schema = self._codec.decode_versioned(value)
-        except UnknownSchemaError as exc:
-            self._dead_letter(msg, exc.reason, "unknown_schema")
-            return
-        except UndecodableMessageError as exc:
-            self._dead_letter(msg, exc.reason, "undecodable")
-            return
-        except InvalidEventError as exc:
-            problems = "; ".join(f"{f}: {r}" for f, r in exc.problems)
-            self._dead_letter(msg, problems, "invalid")
-            return
-        batch.rows.append(event_row(event, schema, self._topic, partition, offset, received))
-
-    def _dead_letter(self, msg: Message, reason: str, error: str) -> None:
-        if (msg.topic(), msg.partition(), msg.offset()) in self._sent_before:
-            logger.info("%s[%d]@%d is in the DLQ already", msg.topic(), msg.partition(), msg.offset())
-            return
-        logger.warning("dead letter %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)
-        self._dead_letters.send(msg, reason, error)
-        self._sent_before.add((msg.topic(), msg.partition(), msg.offset()))  # read again after an abandon
-        self.stats.dead_lettered += 1
-        self.metrics.dead_lettered.labels(error).inc()
-
-    def _drop_duplicates(self, batch: Batch) -> int:
-        """Keep the first row of each event_id not stored yet; count the others."""
-        dropped = self._store.drop_stored(batch)
-        if dropped:
-            logger.info("dropped %d events stored already (same event_id)", dropped)
-            self.stats.duplicates_dropped += dropped
-            self.metrics.duplicates.inc(dropped)
-        return dropped
-
-    def _flush_due(self) -> None:
-        settings = self._settings.consumer
-        now = time.monotonic()
-        for partition, batch in list(self._batches.items()):
-            if partition in self._replay and batch.last_offset < self._replay[partition][1]:
-                continue  # a replay flushes only once it holds the whole range of the first try
-            if len(batch.rows) >= settings.batch_size or now - batch.since >= settings.linger_s:
-                self._flush_partition(partition)
-        self._at_end_flush()
-
-    def _at_end_flush(self) -> None:
-        # A partition read to its end has nothing more coming soon: store it now rather than linger.
-        for partition in list(self._batches):
-            if partition in self._at_end:
-                self._flush_partition(partition)
-
-    def _flush_all(self) -> None:
-        for partition in list(self._batches):
-            self._flush_partition(partition)
-
-    def _flush_partition(self, partition: int) -> None:
-        batch = self._batches.get(partition)
-        if batch is None:
-            return
-        replaying = self._replay.get(partition) == (batch.first_offset, batch.last_offset)
-        intent_written = replaying
-        try:
-            dropped = self._drop_duplicates(batch)
-            if batch.rows:
-                if not replaying:
-                    self._store.write_intent(partition, batch)
-                    intent_written = True
-                self._store.insert(partition, batch)
-                if replaying or dropped:  # some rows were there already: read them all back in offset order
-                    record = functools.partial(self._recorder.resume, partition)
-                else:
-                    record = functools.partial(self._recorder.stored, partition, batch.rows)
-                self._store.retrying("reading stored rows for the checkpoint", record, bounded=True)
-        except Abandoned:
-            self._abandon(partition, batch, intent_written)
-            return
-        self._replay.pop(partition, None)
-        self._checkpoint(partition)
-        self._dead_letters.confirm()
-        try:
-            self._consumer.commit(
-                offsets=[TopicPartition(self._topic, partition, batch.last_offset + 1)], asynchronous=False
-            )
-        except KafkaException as exc:
-            # The rows are stored; the next owner resumes after them whatever Kafka's offsets say.
-            logger.warning("commit of partition %d failed (%s); the store's position stands", partition, exc)
-        self._batches.pop(partition, None)
-        self.stats.stored += len(batch.rows)
-        self.stats.batches += 1
-        if batch.rows:
-            self.metrics.stored.inc(len(batch.rows))
-            self.metrics.batch_size.observe(len(batch.rows))
-        self._progress()
-
-    def _checkpoint(self, partition: int, *, force: bool = False) -> None:
-        try:
-            self._store.retrying(
-                "checkpoint", functools.partial(self._recorder.maybe_checkpoint, partition, force=force),
-                bounded=True,
-            )  # fmt: skip
-        except Abandoned:
-            # The rows are stored; whoever holds the partition next covers them with its own checkpoint.
-            logger.warning("partition %d: checkpoint deferred, the store failed for over %.0fs", partition,
-                           self._store.write_budget_s)  # fmt: skip
-
-    def _abandon(self, partition: int, batch: Batch, intent_written: bool) -> None:
-        logger.warning(
-            "partition %d: the store failed for over %.0fs; batch %d-%d is left unwritten and read again",
-            partition, self._store.write_budget_s, batch.first_offset, batch.last_offset,
-        )  # fmt: skip
-        self._batches.pop(partition, None)
-        self._recorder.forget(partition)  # some rows may be stored: the next checkpoint reads them back
-        self.stats.batches_abandoned += 1
-        self.metrics.abandoned.inc()
-        if partition not in self._assigned:
-            return
-        self._leave = True
-        if intent_written:
-            # Some of its months may have landed: read again, it is replayed as exactly this range.
-            self._replay[partition] = (batch.first_offset, batch.last_offset)
-        self._next[partition] = batch.first_offset
-        try:
-            self._consumer.seek(TopicPartition(self._topic, partition, batch.first_offset))
-        except KafkaException as exc:
-            # Not ours any more (the next poll says so): its next owner resumes from the store's position.
-            logger.info("partition %d: seek back failed (%s)", partition, exc)
 
     def _progress(self) -> None:
         if self._on_progress is not None:

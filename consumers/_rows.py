@@ -30,17 +30,9 @@ from pdtrail.schemas import (
     SchemaVersion,
     SubjectChecked,
 )
+from pdtrail.store._columns import COLUMNS, LATER_COLUMNS
 
-COLUMNS = (
-    "event_id", "event_type", "occurred_at", "subject_key", "subject_key_version", "subject_kind",
-    "actor_type", "actor_id", "actor_role", "purpose", "legal_basis", "data_categories", "source_system",
-    "correlation_id", "collection_source", "access_kind", "resource", "party_name", "party_org_no",
-    "party_country", "party_role", "reference", "outcome", "schema_name", "schema_version",
-    "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at",
-    "action", "gdpr_right", "reason", "register_version",
-)  # fmt: skip
-# Added by migration 0005: '' in every older row, and left out of a row's canonical form when '' (integrity/).
-LATER_COLUMNS = ("action", "gdpr_right", "reason", "register_version")
+__all__ = ["COLUMNS", "LATER_COLUMNS", "event_row"]
 
 
 def _party(party: Party | None, role: str = "") -> dict[str, str]:

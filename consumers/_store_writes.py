@@ -14,15 +14,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from clickhouse_connect.driver.client import Client
 
-from pdtrail.consumers._batches import by_month, insert_token, stored_ids_parameters, without_duplicates
 from pdtrail.consumers._metrics import RETRYING, RUNNING, STARTING, ConsumerMetrics
-from pdtrail.consumers._rows import COLUMNS
+from pdtrail.consumers._planner import Intent, StoreView
 from pdtrail.consumers.exceptions import StoreWriteError
 
 logger = logging.getLogger("pdtrail.consumers")
@@ -30,7 +29,6 @@ _SQL = Path(__file__).parent
 POSITIONS_SQL = (_SQL / "positions.sql").read_text()
 LAST_BATCH_SQL = (_SQL / "last_batch.sql").read_text()
 RANGE_STORED_SQL = (_SQL / "range_stored.sql").read_text()
-STORED_IDS_SQL = (_SQL / "stored_ids.sql").read_text()
 STORED_BELOW_SQL = (_SQL / "stored_below.sql").read_text()
 TABLE = "events"
 _T = TypeVar("_T")
@@ -68,17 +66,6 @@ class ConsumeStats:
     state: str = STARTING
     last_error: str = ""
     last_error_at: str = ""
-
-
-@dataclass
-class Batch:
-    """What was read from one partition and is not stored yet: rows in offset order, and the offset
-    range they came from (poison in that range is in the DLQ, not in ``rows``)."""
-
-    rows: list[list[Any]] = field(default_factory=list)
-    first_offset: int = -1
-    last_offset: int = -1
-    since: float = field(default_factory=time.monotonic)
 
 
 class StoreWrites:
@@ -164,52 +151,37 @@ class StoreWrites:
         highest, count = self._client.query(STORED_BELOW_SQL, parameters=params).result_rows[0]
         return int(highest) if int(count) else -1
 
+    def view(self, partition: int, stored_max: int) -> StoreView:
+        """What the store says about a partition (its highest stored offset given), for ``plan_resume``."""
+        params = {"topic": self._topic, "partition": partition}
+        rows = self._client.query(LAST_BATCH_SQL, parameters=params).result_rows
+        if not rows:
+            return StoreView(stored_max)
+        intent = Intent(*(int(value) for value in rows[0]))
+        in_range = {**params, "first": intent.first, "last": intent.last}
+        counted = int(self._client.query(RANGE_STORED_SQL, parameters=in_range).result_rows[0][0])
+        return StoreView(stored_max, intent, counted, self.stored_below(partition, intent.first))
+
     # -- one batch's writes -------------------------------------------------------------------------
 
-    def drop_stored(self, batch: Batch) -> int:
-        """Keep the first row of each event_id not stored yet; the number of rows dropped."""
-        if not batch.rows:
-            return 0
-        params = stored_ids_parameters(batch.rows)
-        stored = self.retrying(
-            "reading stored event ids",
-            lambda: {r[0] for r in self._client.query(STORED_IDS_SQL, parameters=params).result_rows},
-            bounded=True,
-        )
-        kept = without_duplicates(batch.rows, stored)
-        dropped = len(batch.rows) - len(kept)
-        if dropped:
-            batch.rows = [list(row) for row in kept]
-        return dropped
-
-    def write_intent(self, partition: int, batch: Batch) -> None:
+    def write_intent(self, partition: int, intent: Intent) -> None:
         """Record the batch's range and row count before any of it is inserted (read back on assignment)."""
-        row = [self._topic, partition, batch.first_offset, batch.last_offset, len(batch.rows)]
-        self.retrying(
-            "batch intent",
-            lambda: self._client.insert(
-                "ingest_batches", [row], column_names=["topic", "partition", "first_offset", "last_offset", "rows"]
-            ),
-            bounded=True,
+        row = [self._topic, partition, intent.first, intent.last, intent.rows]
+        self._client.insert(
+            "ingest_batches", [row], column_names=["topic", "partition", "first_offset", "last_offset", "rows"]
         )
 
-    def insert(self, partition: int, batch: Batch) -> None:
+    def insert(self, partition: int, first: int, last: int, write: Callable[[], None]) -> None:
+        """One insert of a batch (one month), retried; a failure names the batch."""
+
+        def insert() -> None:
+            try:
+                write()
+            except Exception as exc:
+                raise StoreWriteError(self._topic, partition, first, last, str(exc)[:300]) from None
+
         started = time.perf_counter()
-        for month, rows in by_month(batch.rows).items():
-            # Per month, so each insert is one part (atomic); the token makes a retry a no-op if it landed.
-            token = insert_token(self._topic, partition, batch.first_offset, batch.last_offset, month)
-
-            def insert(rows: list[Any] = rows, token: str = token) -> None:
-                try:
-                    self._client.insert(
-                        TABLE, rows, column_names=COLUMNS, settings={"insert_deduplication_token": token}
-                    )
-                except Exception as exc:
-                    raise StoreWriteError(
-                        self._topic, partition, batch.first_offset, batch.last_offset, str(exc)[:300]
-                    ) from None
-
-            self.retrying("insert", insert, bounded=True)
+        self.retrying("insert", insert, bounded=True)
         elapsed = time.perf_counter() - started
         self._stats.last_insert_ms = elapsed * 1000
         self._metrics.insert_latency.observe(elapsed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 
 from pdtrail.config import Settings
+from pdtrail.integrity._canonical import JSON_PLAIN_SQL, LEAF_FORMAT, LEAF_SQL, row_leaves
 from pdtrail.integrity._checkpoint import Checkpoint
 from pdtrail.integrity._external import read_external
 from pdtrail.integrity._keys import Signer, generate_key_files, load_public_keys, load_signer
@@ -40,6 +41,9 @@ def encode_key(raw: bytes) -> str:
 
 
 __all__ = [
+    "JSON_PLAIN_SQL",
+    "LEAF_FORMAT",
+    "LEAF_SQL",
     "Checkpoint",
     "Finding",
     "IntegrityError",
@@ -55,6 +59,7 @@ __all__ = [
     "prove",
     "public_keys_from_settings",
     "read_external",
+    "row_leaves",
     "signer_from_settings",
     "verify",
 ]

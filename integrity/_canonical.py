@@ -1,9 +1,16 @@
-"""The canonical form of a stored row: what a leaf hash is computed over.
+"""The canonical form of a stored row: what a leaf hash is computed over, in Python and in the engine.
 
 Every column of ``events`` except ``ingested_at`` (when a row was written is operational; a retried
 insert may carry another value); columns added by later migrations count only when set. Values are
-normalised so that the row as the consumer built it and the row as ClickHouse returns it give the same
-bytes: times as UTC ``...ffffffZ``, UUIDs as text, FixedString as text, arrays as lists.
+the logical ones, whatever the physical column type: times as UTC ``...ffffffZ``, UUIDs as text, the
+subject key as its 64 hex characters, arrays as lists. The leaf is SHA-256 over ``0x00`` and the
+canonical JSON of that mapping (sorted keys, no spaces, UTF-8): leaf format 1, the one
+``verify_proof.py`` recomputes offline.
+
+The engine computes the same bytes with ``LEAF_SQL`` for every row whose text needs no JSON escaping
+(``JSON_PLAIN_SQL``: no quote, backslash or control character); the few others are hashed in Python.
+``LOGICAL_SQL`` is the one place that reads a column's logical value from its physical type: a change
+of column type (say, the subject key as 32 binary bytes) is an edit of one expression there.
 """
 
 from __future__ import annotations
@@ -13,10 +20,50 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pdtrail.consumers import COLUMNS, LATER_COLUMNS
 from pdtrail.integrity.verify_proof import leaf_hash
+from pdtrail.store._columns import COLUMNS, INTEGER_COLUMNS, LATER_COLUMNS
 
 HASHED_COLUMNS = tuple(c for c in COLUMNS if c != "ingested_at" and c not in LATER_COLUMNS)
+LEAF_FORMAT = 1
+
+# The logical value of each column, read from its physical type. Text, integers and the array read as
+# they are stored; these do not.
+LOGICAL_SQL: dict[str, str] = {c: f"`{c}`" for c in COLUMNS} | {
+    "event_id": "toString(event_id)",
+    "subject_key": "toString(subject_key)",
+    "occurred_at": "formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')",
+    "ingested_at": "ingested_at",
+}
+# What the reads of whole rows select (integrity/_sql.py): every column by its logical value.
+ROW_SELECT_SQL = ",\n       ".join(
+    e if e == f"`{c}`" or c == "ingested_at" else f"{e} AS {c}" for c, e in LOGICAL_SQL.items()
+)
+
+
+def _fragment(column: str) -> str:
+    value = LOGICAL_SQL[column]
+    if column in INTEGER_COLUMNS:
+        text = f"concat('\"{column}\":', toString({value}))"
+    elif column == "data_categories":
+        items = f"arrayStringConcat(arrayMap(x -> concat('\"', x, '\"'), {value}), ',')"
+        text = f"concat('\"{column}\":[', {items}, ']')"
+    else:
+        text = f"concat('\"{column}\":\"', {value}, '\"')"
+    return f"if({value} = '', '', {text})" if column in LATER_COLUMNS else text
+
+
+_TEXT_COLUMNS = [c for c in (*HASHED_COLUMNS, *LATER_COLUMNS) if c not in INTEGER_COLUMNS and c != "data_categories"]
+# True where no value needs escaping in JSON, so that plain concatenation is the canonical JSON.
+JSON_PLAIN_SQL = (
+    "NOT match(concat(" + ", ".join(LOGICAL_SQL[c] for c in _TEXT_COLUMNS)
+    + ", arrayStringConcat(data_categories, '')), '[\\\\x00-\\\\x1f\"\\\\\\\\]')"
+)  # fmt: skip
+# The leaf of a row, as 32 raw bytes, computed by the engine (valid where JSON_PLAIN_SQL holds).
+LEAF_SQL = (
+    "SHA256(concat(char(0), '{', arrayStringConcat(arrayFilter(x -> x != '', ["
+    + ", ".join(_fragment(c) for c in sorted((*HASHED_COLUMNS, *LATER_COLUMNS)))
+    + "]), ','), '}'))"
+)
 
 
 def _normalise(value: Any) -> Any:
@@ -67,3 +114,13 @@ def leaf_and_time(row: Mapping[str, Any]) -> tuple[bytes, str]:
 def values_as_row(values: Sequence[Any]) -> dict[str, Any]:
     """A row given as values in ``COLUMNS`` order (as the consumer inserts it)."""
     return dict(zip(COLUMNS, values, strict=True))
+
+
+def row_leaves(rows: Sequence[Sequence[Any]]) -> tuple[list[bytes], list[str]]:
+    """The leaves and canonical occurred_at of rows given as values in ``COLUMNS`` order."""
+    leaves, occurred = [], []
+    for values in rows:
+        leaf, moment = leaf_and_time(values_as_row(values))
+        leaves.append(leaf)
+        occurred.append(moment)
+    return leaves, occurred

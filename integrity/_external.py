@@ -28,16 +28,21 @@ class ExternalCheckpoints:
 
     def publish(self, checkpoint: Checkpoint, timeout_s: float = 30.0) -> None:
         """Write and wait for the broker's confirmation; raise if it does not come."""
+        self.publish_all([checkpoint], timeout_s)
+
+    def publish_all(self, checkpoints: list[Checkpoint], timeout_s: float = 30.0) -> None:
+        """Write them all, then wait once for the broker's confirmation; raise if one does not come."""
         failures: list[str] = []
 
         def delivered(err: KafkaError | None, _msg: object) -> None:
             if err is not None:
                 failures.append(err.str())
 
-        key = f"{checkpoint.topic}/{checkpoint.partition}/{checkpoint.seq}".encode()
-        self._producer.produce(
-            self.topic, key=key, value=json.dumps(checkpoint.as_dict()).encode(), on_delivery=delivered
-        )
+        for checkpoint in checkpoints:
+            key = f"{checkpoint.topic}/{checkpoint.partition}/{checkpoint.seq}".encode()
+            self._producer.produce(
+                self.topic, key=key, value=json.dumps(checkpoint.as_dict()).encode(), on_delivery=delivered
+            )
         if self._producer.flush(timeout_s) or failures:
             raise IntegrityError(f"checkpoint not confirmed by topic {self.topic}: {failures or 'timed out'}")
 

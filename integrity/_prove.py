@@ -13,7 +13,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from pdtrail.integrity import _sql
-from pdtrail.integrity._canonical import canonical_row, row_leaf
+from pdtrail.integrity._canonical import canonical_row
 from pdtrail.integrity._merkle import inclusion_path
 from pdtrail.integrity.exceptions import ProofError
 from pdtrail.integrity.verify_proof import check_proof
@@ -26,7 +26,7 @@ def prove(client: Client, event_id: str, public_keys: dict[str, bytes]) -> dict[
         wanted = uuid.UUID(event_id)
     except ValueError:
         raise ProofError(f"not an event id (a UUID): {event_id[:64]!r}") from None
-    found = _sql.rows(client, "find_event", event_id=str(wanted))
+    found = _sql.find_event(client, str(wanted))
     if not found:
         raise ProofError(f"no stored event {wanted}")
     if len(found) > 1:
@@ -38,11 +38,8 @@ def prove(client: Client, event_id: str, public_keys: dict[str, bytes]) -> dict[
     )
     if checkpoint is None:
         raise ProofError(f"event {wanted} is not covered by a checkpoint yet (the consumer cuts one soon)")
-    segment = _sql.rows(
-        client, "partition_rows", topic=topic, partition=partition,
-        first=checkpoint.first_offset, last=checkpoint.last_offset,
-    )  # fmt: skip
-    leaves = {int(r["kafka_offset"]): row_leaf(r) for r in segment}
+    segment = _sql.leaves(client, topic, partition, checkpoint.first_offset, checkpoint.last_offset)
+    leaves = {offset: leaf for offset, leaf, _, _ in segment}
     if set(leaves) != set(checkpoint.offsets):
         raise ProofError(f"the rows of checkpoint #{checkpoint.seq} were altered: run `pdtrail verify`")
     key = public_keys.get(checkpoint.key_id)

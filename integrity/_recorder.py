@@ -10,24 +10,19 @@ gap; an identical copy in the topic is harmless).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from pdtrail.config import Settings
-from pdtrail.consumers import COLUMNS
 from pdtrail.integrity import _sql
-from pdtrail.integrity._canonical import leaf_and_time, values_as_row
 from pdtrail.integrity._checkpoint import COLUMNS as CHECKPOINT_COLUMNS
 from pdtrail.integrity._checkpoint import PREFIX_BYTES, Checkpoint
 from pdtrail.integrity._external import ExternalCheckpoints
 from pdtrail.integrity._keys import Signer
 from pdtrail.integrity._merkle import merkle_root
 from pdtrail.integrity.verify_proof import checkpoint_signed_bytes
-
-_OFFSET = COLUMNS.index("kafka_offset")
 
 
 @dataclass
@@ -63,24 +58,21 @@ class IntegrityRecorder:
         )
         tail = _Tail(last=last)
         first = last.last_offset + 1 if last else 0
-        for row in _sql.rows(
-            self._client, "partition_rows", topic=self._topic, partition=partition, first=first, last=2**63
-        ):
-            tail.add(int(row["kafka_offset"]), *leaf_and_time(row))
+        for offset, leaf, occurred_at, _ in _sql.leaves(self._client, self._topic, partition, first, 2**63):
+            tail.add(offset, leaf, occurred_at)
         self._tails[partition] = tail
         if last is not None:
             self._external.publish(last)
 
-    def stored(self, partition: int, rows: Sequence[Sequence[Any]]) -> None:
-        """Rows (values in COLUMNS order, offset order) are now in ClickHouse."""
+    def stored(self, partition: int, offsets: list[int], leaves: list[bytes], occurred: list[str]) -> None:
+        """Rows are now in ClickHouse: their offsets, leaves and canonical occurred_at, in offset order."""
         tail = self._tails.get(partition)
         if tail is None:
-            self.resume(partition)
-            tail = self._tails[partition]
-            known = set(tail.offsets)
-            rows = [r for r in rows if r[_OFFSET] not in known]  # resume() read these back already
-        for values in rows:
-            tail.add(int(values[_OFFSET]), *leaf_and_time(values_as_row(values)))
+            self.resume(partition)  # reads these rows back too
+            return
+        tail.offsets.extend(offsets)
+        tail.leaves.extend(leaves)
+        tail.occurred.extend(occurred)
 
     def maybe_checkpoint(self, partition: int, *, force: bool = False) -> list[Checkpoint]:
         """Cut the checkpoints that are due (all pending rows if ``force``), at most N rows each, so that a
@@ -92,8 +84,15 @@ class IntegrityRecorder:
             full = len(tail.leaves) >= integrity.checkpoint_every_events
             if not (force or full or time.monotonic() - tail.since >= integrity.checkpoint_every_s):
                 break
-            cut.append(self._cut(partition, tail, min(len(tail.leaves), integrity.checkpoint_every_events)))
-            tail = self._tails[partition]
+            checkpoint, tail = self._cut(partition, tail, min(len(tail.leaves), integrity.checkpoint_every_events))
+            cut.append(checkpoint)
+        if cut and tail is not None:
+            # Written together: to ClickHouse first, then to the topic (resume() publishes the newest again).
+            # The tail moves on only once both hold them, so a failed write is cut again, identically.
+            self._client.insert("checkpoints", [c.as_row() for c in cut], column_names=CHECKPOINT_COLUMNS)
+            self._external.publish_all(cut)
+            self._tails[partition] = tail
+            self.checkpoints_written += len(cut)
         return cut
 
     def checkpoint_all(self) -> None:
@@ -104,7 +103,8 @@ class IntegrityRecorder:
         """The partition went to another consumer: it resumes from what is stored."""
         self._tails.pop(partition, None)
 
-    def _cut(self, partition: int, tail: _Tail, count: int) -> Checkpoint:
+    def _cut(self, partition: int, tail: _Tail, count: int) -> tuple[Checkpoint, _Tail]:
+        """The checkpoint over the first ``count`` rows of the tail, and the tail after it."""
         offsets, leaves, occurred = tail.offsets[:count], tail.leaves[:count], tail.occurred[:count]
         body = Checkpoint(
             topic=self._topic,
@@ -124,10 +124,4 @@ class IntegrityRecorder:
         )
         signature = self._signer.sign(checkpoint_signed_bytes(body.as_dict())).hex()
         checkpoint = Checkpoint(**{**body.as_dict(), "signature": signature})
-        self._client.insert("checkpoints", [checkpoint.as_row()], column_names=CHECKPOINT_COLUMNS)
-        self._external.publish(checkpoint)
-        self._tails[partition] = _Tail(
-            tail.offsets[count:], tail.leaves[count:], tail.occurred[count:], last=checkpoint
-        )
-        self.checkpoints_written += 1
-        return checkpoint
+        return checkpoint, _Tail(tail.offsets[count:], tail.leaves[count:], tail.occurred[count:], last=checkpoint)

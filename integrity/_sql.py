@@ -9,7 +9,21 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from pdtrail.integrity._canonical import JSON_PLAIN_SQL, LEAF_SQL, ROW_SELECT_SQL, row_leaf
 from pdtrail.integrity._checkpoint import Checkpoint
+
+_RANGE = """FROM events
+WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16}
+  AND kafka_offset >= {first:UInt64} AND kafka_offset <= {last:UInt64}"""
+# The leaf of every row of an offset range, computed by the engine where its text needs no escaping.
+LEAVES_SQL = f"""SELECT kafka_offset, toString(event_id), formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'),
+       if({JSON_PLAIN_SQL}, {LEAF_SQL}, '') AS leaf
+{_RANGE}
+ORDER BY kafka_offset"""
+COUNT_SQL = f"SELECT count()\n{_RANGE}"
+# One stored event by id, by its logical values (the table is ordered by subject, so this scans).
+FIND_EVENT_SQL = f"SELECT {ROW_SELECT_SQL}\nFROM events\nWHERE events.event_id = {{event_id:UUID}}\nLIMIT 2"
+ROWS_SQL = f"SELECT {ROW_SELECT_SQL}\n{_RANGE} AND kafka_offset IN {{offsets:Array(UInt64)}}\nORDER BY kafka_offset"
 
 
 @cache
@@ -20,6 +34,42 @@ def sql(name: str) -> str:
 def rows(client: Client, name: str, **params: Any) -> list[dict[str, Any]]:
     result = client.query(sql(name), parameters=params)
     return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+def leaves(client: Client, topic: str, partition: int, first: int, last: int) -> list[tuple[int, bytes, str, str]]:
+    """(offset, leaf, canonical occurred_at, event id) of the stored rows of an offset range, in offset order."""
+    params = {"topic": topic, "partition": partition, "first": first, "last": last}
+    result = client.query(LEAVES_SQL, parameters=params, column_formats={"leaf": "bytes"})
+    found = [(int(o), _raw(leaf), occurred, event_id) for o, event_id, occurred, leaf in result.result_rows]
+    escaped = [offset for offset, leaf, _, _ in found if not leaf]
+    if escaped:  # text that JSON escapes: hashed in Python, the reference form
+        rows = rows_at(client, topic, partition, first, last, escaped)
+        by_id = {(int(r["kafka_offset"]), str(r["event_id"])): row_leaf(r) for r in rows}
+        found = [(o, leaf or by_id[(o, event_id)], occurred, event_id) for o, leaf, occurred, event_id in found]
+    return found
+
+
+def count(client: Client, topic: str, partition: int, first: int, last: int) -> int:
+    params = {"topic": topic, "partition": partition, "first": first, "last": last}
+    return int(client.query(COUNT_SQL, parameters=params).result_rows[0][0])
+
+
+def find_event(client: Client, event_id: str) -> list[dict[str, Any]]:
+    result = client.query(FIND_EVENT_SQL, parameters={"event_id": event_id})
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+def rows_at(
+    client: Client, topic: str, partition: int, first: int, last: int, offsets: list[int]
+) -> list[dict[str, Any]]:
+    """Whole rows (logical values) of an offset range at these offsets."""
+    params = {"topic": topic, "partition": partition, "first": first, "last": last, "offsets": offsets}
+    result = client.query(ROWS_SQL, parameters=params)
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("latin-1")
 
 
 def checkpoints(client: Client, name: str = "checkpoints", **params: Any) -> Iterator[Checkpoint]:

@@ -219,6 +219,9 @@ class ConsumerSettings(_Section):
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Serve /metrics (Prometheus) and /health on 127.0.0.1:port; 0 = off."
     )
+    columnar: bool = Field(
+        True, description="Let the embedded engine parse and check the Avro of a batch; off: one message at a time."
+    )
 
 
 class IntegritySettings(_Section):

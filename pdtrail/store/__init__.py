@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pdtrail.config import Settings
 from pdtrail.queries import LocalQueries, QueryBackend, RemoteQueries
+from pdtrail.store._columns import COLUMNS, INTEGER_COLUMNS, LATER_COLUMNS
 from pdtrail.store._connect import StoreLockedError, connect, embedded_path
 from pdtrail.store._consistency import StoreConsistency, consistency_settings
 from pdtrail.store._owner import OwnerRecord, read_owner, remove_owner, write_owner
@@ -25,6 +26,9 @@ def open_query_backend(settings: Settings) -> QueryBackend:
 
 
 __all__ = [
+    "COLUMNS",
+    "INTEGER_COLUMNS",
+    "LATER_COLUMNS",
     "OwnerRecord",
     "QueryServer",
     "StoreConsistency",

@@ -416,7 +416,7 @@ def test_two_consumers_and_rebalances(settings: Settings, fault_tally: Any) -> N
     first.stop()
     run_first.join(120)
     producing.join(180)
-    _wait(lambda: _count(reader) >= distinct and not second._batches, 240, "B to store everything")
+    _wait(lambda: _count(reader) >= distinct and not second.pending, 240, "B to store everything")
     partitions_of_second = second.health()["partitions"]
     second.stop()
     run_second.join(120)
@@ -488,7 +488,7 @@ def test_consumer_cut_off_from_the_store_past_its_poll_interval(settings: Settin
     cut_off.cut.clear()
     _wait(lambda: first.stats.state == "running" and first.health()["partitions"], 120, "A to join again")
     producing.join(180)
-    _wait(lambda: _count(reader) >= distinct and not first._batches and not second._batches, 240, "the rest stored")
+    _wait(lambda: _count(reader) >= distinct and not first.pending and not second.pending, 240, "the rest stored")
     time.sleep(2)  # anything A would still write twice lands now
     first.stop(), second.stop()
     run_first.join(120), run_second.join(120)
@@ -521,7 +521,7 @@ def test_consumer_cut_off_from_the_store_while_idle_when_the_group_rebalances(
     started = time.monotonic()
     run_first = _in_thread(first.run)
     _produce(own, stream[:half])
-    _wait(lambda: first.health()["lag"] == 0 and not first._batches, 120, "A to read and store all it was given")
+    _wait(lambda: first.health()["lag"] == 0 and not first.pending, 120, "A to read and store all it was given")
     cut_off.cut.set()
     run_second = _in_thread(second.run)
     _wait(lambda: second.health()["partitions"] == [0, 1, 2, 3], 120, "B to take every partition from A")
@@ -604,3 +604,71 @@ def test_one_broker_killed_under_load(cluster: LocalCluster, settings: Settings,
     )  # fmt: skip
     assert rows == len(events) and ids == rows
     assert len(letters) == len(poison)
+
+
+# -- the consumer dies between its insert and the dead letters' confirmation ------------------------------
+
+# The one way to die at an exact point of the loop: the consumer runs as it does under ``pdtrail consume
+# --drain`` and its process ends (os._exit, no clean-up, as a SIGKILL) once every insert of its first batch
+# has landed, before it records the leaves and commits. The dead letters wait in librdkafka (linger 60 s)
+# until the consumer confirms them, so a loop that confirmed them after the inserts would lose them here:
+# the restart resumes after the highest stored offset, past the poison.
+_DIE_AFTER_THE_INSERTS = """
+import faulthandler, os
+faulthandler.dump_traceback_later(120, exit=True)  # a hang shows where it is
+from pdtrail.config import load_settings
+from pdtrail.consumers import AuditConsumer, _consumer, _planner
+from pdtrail.infra import apply_migrations
+from pdtrail.store import connect
+execute = _consumer.AuditConsumer._execute
+def execute_or_die(self, step, *args):
+    if isinstance(step, _planner.RecordLeaves):
+        os._exit(17)
+    execute(self, step, *args)
+_consumer.AuditConsumer._execute = execute_or_die
+settings = load_settings()
+client = connect(settings)
+apply_migrations(client)  # as pdtrail consume does
+AuditConsumer(settings, client).run(drain=True)
+"""
+
+
+def test_consumer_killed_between_insert_and_dead_letter_confirm(
+    settings: Settings, tmp_path: Path, fault_tally: Any
+) -> None:
+    store = settings.store.model_copy(update={"dsn": f"chdb://{tmp_path / 'store'}"})
+    # A fast session timeout: the dead member's partition goes to the restarted one in seconds.
+    own = _with(settings, kafka={"partitions": 1, "consumer": FAST_GROUPS}, batch_size=50_000, linger_s=2.0).model_copy(
+        update={"store": store}
+    )
+    ensure_topics(own)
+    stream, distinct, planted = _stream(own, 3_000, seed=101)
+    started = time.monotonic()
+    _produce(own, stream)
+    held = {**_env(own), "PDTRAIL_KAFKA__PRODUCER": json.dumps({"linger.ms": 60_000, "message.timeout.ms": 120_000})}
+    died = subprocess.run(
+        [sys.executable, "-c", _DIE_AFTER_THE_INSERTS], env=held, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert died.returncode == 17, died.stderr[-3000:]  # it died right after its inserts landed
+    done = subprocess.run(
+        [sys.executable, "-m", "pdtrail", "consume", "--drain"], env=_env(own), capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = subprocess.run(
+        [sys.executable, "-c", _STORE_FIGURES], env=_env(own), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert figures.returncode == 0, figures.stderr[-3000:]
+    rows, ids = json.loads(figures.stdout)
+    letters = read_dead_letters(own)
+    fault_tally.record(
+        "consumer killed between insert and dead-letter confirm", emitted=distinct, stored=rows,
+        duplicated=rows - ids, dead_lettered=len(letters), planted_poison=planted, seconds=time.monotonic() - started,
+    )  # fmt: skip
+    assert rows == distinct and ids == rows, (
+        f"stored {rows} rows, {ids} distinct, of {distinct}: {done.stdout[-500:]} {done.stderr[-3000:]}"
+    )
+    assert sorted(letter.origin_offset for letter in letters) == sorted(
+        offset for offset, (key, _) in enumerate(stream) if key.startswith(b"poison-")
+    ), "a poison message below the highest stored offset has no dead letter"

@@ -1,0 +1,240 @@
+"""The SQL that maps a writer schema's Avro records to rows of ``events``, and vouches for them.
+
+For every released writer schema: the Avro schema of a wrapper record ``{kafka_partition, kafka_offset,
+event, seal}`` (logical types dropped: the bytes are the same, and the engine then hands over the raw
+UUID text and microseconds, which are checked here rather than converted blindly), and a SELECT that
+gives the ``events`` columns in insert order plus what the checks need (the labels, identifiers,
+countries and Swedish organisation numbers of the row as arrays, the raw event id, and the cheap rules
+of its type). ``CHECK_SQL`` then judges the rows of every type in one pass (one query to analyse, not
+one per type): ``ok`` holds only where the event models
+would accept the message *and* store exactly this row: every label 1-200 characters with nothing to
+strip and no ``@`` or personnummer-like digit run, every identifier of the dotted form, the subject
+key 64 hex, a canonical UUID, a time the engine can hold, a Swedish organisation number with a valid
+check digit, the cross-field rules (consent on a consent basis, a reason for a refused or extended
+answer), valid UTF-8, and the framing seal intact. Anything else goes to the per-message path, which
+gives the exact answer, so ``ok`` may be too strict but never too lax.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pdtrail.integrity._canonical import JSON_PLAIN_SQL
+from pdtrail.schemas import SchemaVersion
+from pdtrail.schemas._events import EVENT_CLASS_BY_AVRO_NAME
+from pdtrail.store._columns import COLUMNS
+
+# Limits of the models (schemas/_vocabulary.py, schemas/_events.py).
+_IDENTIFIER = r"^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$"
+
+_PERSONNUMMER_LIKE = r"[0-9]{6}[-+]?[0-9]{4}"  # wider than the models' check: more goes the slow way
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# DateTime64(6) holds 1900-01-01 .. 2299-12-31; microseconds since the epoch.
+_EARLIEST, _LATEST = -2208988800_000000, 10413791999_000000
+
+
+def _edge(first_byte: str) -> str:
+    """A character that Python's strip() keeps, by its first UTF-8 byte: printable ASCII, or a lead byte of
+    no Unicode space (U+0085 and U+00A0 start with C2, U+1680 with E1, U+2000-U+205F with E2, U+3000 with E3)."""
+    return f"({first_byte} BETWEEN 33 AND 126 OR ({first_byte} >= 195 AND {first_byte} NOT IN (225, 226, 227)))"
+
+
+_LABEL = (
+    "x -> lengthUTF8(x) BETWEEN 1 AND 200 AND " + _edge("reinterpretAsUInt8(x)") + " AND "
+    + _edge("reinterpretAsUInt8(substringUTF8(x, lengthUTF8(x), 1))")
+    + f" AND position(x, '@') = 0 AND NOT match(x, '{_PERSONNUMMER_LIKE}')"
+)  # fmt: skip
+_IDENT = f"x -> length(x) <= 64 AND match(x, '{_IDENTIFIER}')"
+_DIGITS = "replaceRegexpAll(x, '[ .-]', '')"
+_SE_ORG = (
+    f"x -> match(x, '^[0-9 .-]+$') AND match({_DIGITS}, '^[0-9]{{10}}$') AND substring({_DIGITS}, 3, 1) >= '2' "
+    f"AND arraySum(arrayMap(i -> if(i % 2 = 1, "
+    f"[0, 2, 4, 6, 8, 1, 3, 5, 7, 9][toUInt8OrZero(substring({_DIGITS}, i, 1)) + 1], "
+    f"toUInt8OrZero(substring({_DIGITS}, i, 1))), range(1, 11))) % 10 = 0"
+)  # fmt: skip
+_TEXTS = [c for c in COLUMNS if c not in ("event_id", "occurred_at", "data_categories", "ingested_at")]
+# The checks of every staged row, whatever its type (stage 2).
+CHECK_SQL = " AND ".join([
+    "_rules = 1",
+    f"match(_event_id, '{_UUID}')",
+    "length(subject_key) = 64 AND NOT match(subject_key, '[^0-9a-f]')",  # RE2 is slow at [0-9a-f]{64}
+    f"arrayAll({_LABEL}, _labels)", f"arrayAll({_IDENT}, _idents)",
+    "arrayAll(x -> match(x, '^[A-Z]{2}$'), _countries)", f"arrayAll({_SE_ORG}, _se_orgs)",
+    "isValidUTF8(concat(" + ", ".join(f"toString({c})" for c in _TEXTS) + ", arrayStringConcat(data_categories)))",
+    JSON_PLAIN_SQL,
+])  # fmt: skip
+
+
+class _Party:
+    def __init__(self, path: str, nullable: bool, role: str = "''") -> None:
+        self.path, self.nullable, self.role = path, nullable, role
+
+    def columns(self) -> dict[str, str]:
+        p = self.path
+        country = f"ifNull({p}.country, '')"
+        org = f"ifNull({p}.organisation_number, '')"
+        normalised = f"if({country} = 'SE', replaceRegexpAll({org}, '[ .-]', ''), {org})"
+        role = f"if({p}.name IS NULL, '', {self.role})" if self.nullable else self.role
+        return {"party_name": f"ifNull({p}.name, '')", "party_org_no": normalised, "party_country": country,
+                "party_role": role}  # fmt: skip
+
+    def present(self) -> str:
+        return f"({self.path}.name IS NOT NULL)" if self.nullable else "1"
+
+    def country(self) -> str:
+        return f"if({self.present()}, [ifNull({self.path}.country, '')], [])"
+
+    def se_org(self) -> str:
+        p = self.path
+        return f"if({self.present()} AND ifNull({p}.country, '') = 'SE', [ifNull({p}.organisation_number, '')], [])"
+
+
+class _Spec:
+    """What one event type adds to the envelope: columns, labels (required / optional / arrays of), rules, parties."""
+
+    def __init__(
+        self, cols: dict[str, str] | None = None, labels: tuple[str, ...] = (), optional: tuple[str, ...] = (),
+        arrays: tuple[str, ...] = (), rules: tuple[str, ...] = (), parties: tuple[_Party, ...] = (),
+    ) -> None:  # fmt: skip
+        self.cols, self.labels, self.optional = cols or {}, labels, optional
+        self.arrays, self.rules, self.parties = arrays, rules, parties
+
+
+_CONSENT = "toString(event.envelope.legal_basis) = 'consent'"
+
+
+def _specific(name: str) -> _Spec:
+    """Per event type, as ``_rows._specific`` maps it and the event models validate it."""
+    e = "event"
+    if name == "pdtrail.PersonalDataCollected":
+        return _Spec({"collection_source": f"toString({e}.source)"}, parties=(_Party(f"{e}.source_party", True),))
+    if name == "pdtrail.PersonalDataAccessed":
+        return _Spec({"access_kind": f"toString({e}.access_kind)", "resource": f"{e}.resource"}, (f"{e}.resource",))
+    if name == "pdtrail.PersonalDataShared":
+        return _Spec(parties=(_Party(f"{e}.recipient", False, f"toString({e}.recipient_role)"),))
+    if name == "pdtrail.CreditCheckPerformed":
+        cols = {"reference": f"{e}.reference", "outcome": f"ifNull(toString({e}.outcome), '')"}
+        return _Spec(cols, (f"{e}.reference",), parties=(_Party(f"{e}.bureau", False),))
+    if name == "pdtrail.RightsRequestReceived":
+        cols = {"gdpr_right": f"toString({e}.right)", "reference": f"{e}.request_id", "action": "'received'"}
+        return _Spec(cols, (f"{e}.request_id",))
+    if name == "pdtrail.RightsRequestAnswered":
+        cols = {"gdpr_right": f"toString({e}.right)", "reference": f"{e}.request_id", "action": "'answered'",
+                "outcome": f"toString({e}.outcome)", "reason": f"ifNull({e}.reason, '')"}  # fmt: skip
+        needs_reason = f"NOT ({e}.reason IS NULL AND toString({e}.outcome) IN ('refused', 'extended'))"
+        return _Spec(cols, (f"{e}.request_id",), (f"{e}.reason",), rules=(needs_reason,))
+    if name == "pdtrail.ConsentGiven":
+        return _Spec({"reference": f"ifNull({e}.consent_text, '')"}, optional=(f"{e}.consent_text",), rules=(_CONSENT,))
+    if name == "pdtrail.ConsentWithdrawn":
+        return _Spec({"reference": f"ifNull({e}.request_id, '')"}, optional=(f"{e}.request_id",), rules=(_CONSENT,))
+    if name in ("pdtrail.DataRectified", "pdtrail.DataErased"):
+        return _Spec({"reference": f"ifNull({e}.request_id, '')"}, optional=(f"{e}.request_id",))
+    if name in ("pdtrail.ProcessingRestricted", "pdtrail.RestrictionLifted"):
+        cols = {"reference": f"ifNull({e}.request_id, '')", "reason": f"ifNull({e}.reason, '')"}
+        return _Spec(cols, optional=(f"{e}.request_id", f"{e}.reason"))
+    if name == "pdtrail.ErasureRefused":
+        cols = {"reference": f"ifNull({e}.request_id, '')", "reason": f"{e}.legal_ground"}
+        return _Spec(cols, (f"{e}.legal_ground",), (f"{e}.request_id",))
+    if name == "pdtrail.RetentionExpired":
+        return _Spec({"action": f"toString({e}.disposal)"})
+    if name == "pdtrail.SubjectChecked":
+        cols = {"action": f"toString({e}.check)", "outcome": f"toString({e}.outcome)"}
+        return _Spec(cols, parties=(_Party(f"{e}.provider", True),))
+    if name == "pdtrail.LeadReceived":
+        cols = {"collection_source": "'third_party_lead'", "reference": f"ifNull({e}.reference, '')"}
+        return _Spec(cols, optional=(f"{e}.reference",), parties=(_Party(f"{e}.lead_source", False),))
+    if name == "pdtrail.PublicRegisterLookup":
+        cols = {"collection_source": "'public_register'", "reference": f"ifNull({e}.reference, '')"}
+        return _Spec(cols, optional=(f"{e}.reference",), parties=(_Party(f"{e}.public_register", False),))
+    if name == "pdtrail.MarketingSent":
+        return _Spec({"action": f"toString({e}.channel)", "reference": f"{e}.campaign"}, (f"{e}.campaign",))
+    if name == "pdtrail.IdentifiersCollected":
+        ids = f"{e}.identifiers"
+        cols = {"resource": f"arrayStringConcat({ids}, ', ')"}
+        return _Spec(cols, arrays=(ids,), rules=(f"length({ids}) BETWEEN 1 AND 32",))
+    raise KeyError(name)
+
+
+def _without_logical_types(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [_without_logical_types(v) for v in schema]
+    return schema
+
+
+def _has_register_version(schema: dict[str, Any]) -> bool:
+    envelope = next(f for f in schema["fields"] if f["name"] == "envelope")["type"]
+    return any(f["name"] == "register_version" for f in envelope["fields"])
+
+
+def wrapper_schema(version: SchemaVersion) -> str:
+    """The Avro schema of the block's records: the Kafka position, the event as written, the seal."""
+    return json.dumps({
+        "type": "record", "name": "pdtrail.ingest.Wrapped", "fields": [
+            {"name": "kafka_partition", "type": "int"}, {"name": "kafka_offset", "type": "long"},
+            {"name": "event", "type": _without_logical_types(version.schema)}, {"name": "seal", "type": "long"},
+        ],
+    })  # fmt: skip
+
+
+def select_sql(version: SchemaVersion) -> str:
+    """Stage 1: SELECT <events columns>, <what CHECK_SQL reads> FROM ``@SOURCE@`` (the block's table
+    function), with ``@TOPIC@``, ``@INGESTED@`` and ``@NONCE@`` left to fill in per batch."""
+    env = "event.envelope"
+    event_type = EVENT_CLASS_BY_AVRO_NAME[version.name].model_fields["type"].default
+    has_register = _has_register_version(version.schema)
+    columns: dict[str, str] = {
+        "event_id": f"toUUIDOrZero({env}.event_id)",
+        "event_type": f"'{event_type}'",
+        "occurred_at": f"fromUnixTimestamp64Micro(if({env}.occurred_at BETWEEN {_EARLIEST} AND {_LATEST}, "
+                       f"{env}.occurred_at, 0), 'UTC')",
+        "subject_key": f"{env}.subject.key",
+        "subject_key_version": f"toUInt16(greatest(least({env}.subject.key_version, 65535), 0))",
+        "subject_kind": f"toString({env}.subject.kind)",
+        "actor_type": f"toString({env}.actor.type)",
+        "actor_id": f"{env}.actor.id",
+        "actor_role": f"{env}.actor.role",
+        "purpose": f"{env}.purpose",
+        "legal_basis": f"toString({env}.legal_basis)",
+        "data_categories": f"{env}.data_categories",
+        "source_system": f"{env}.source_system",
+        "correlation_id": f"ifNull({env}.correlation_id, '')",
+        "register_version": f"ifNull({env}.register_version, '')" if has_register else "''",
+        "schema_name": f"'{version.name}'",
+        "schema_version": f"toUInt16({version.version})",
+        "kafka_topic": "@TOPIC@",
+        "kafka_partition": "toUInt16(kafka_partition)",
+        "kafka_offset": "toUInt64(kafka_offset)",
+        "ingested_at": "@INGESTED@",
+    }  # fmt: skip
+    spec = _specific(version.name)
+    for party in spec.parties:
+        columns |= party.columns()
+    columns |= spec.cols
+    optional = [f"{env}.correlation_id", *([f"{env}.register_version"] if has_register else []), *spec.optional]
+    optional += [p.path + ".name" for p in spec.parties if p.nullable]
+    required = [f"{env}.actor.id", f"{env}.source_system", *spec.labels]
+    required += [p.path + ".name" for p in spec.parties if not p.nullable]
+    present = f"arrayMap(x -> assumeNotNull(x), arrayFilter(x -> x IS NOT NULL, [{', '.join(optional)}]))"
+    labels = f"arrayConcat([{', '.join(required)}], {present}{''.join(', ' + a for a in spec.arrays)})"
+    rules = [
+        "seal = bitXor(kafka_offset, @NONCE@)",
+        f"{env}.occurred_at BETWEEN {_EARLIEST} AND {_LATEST}",
+        f"{env}.subject.key_version BETWEEN 1 AND 65535",
+        f"length({env}.data_categories) BETWEEN 1 AND 32",
+        f"length(arrayDistinct({env}.data_categories)) = length({env}.data_categories)",
+        *spec.rules,
+    ]
+    parties = spec.parties
+    extra = {
+        "_labels": labels,
+        "_idents": f"arrayConcat([{env}.actor.role, {env}.purpose], {env}.data_categories)",
+        "_countries": f"arrayConcat([]::Array(String){''.join(', ' + p.country() for p in parties)})",
+        "_se_orgs": f"arrayConcat([]::Array(String){''.join(', ' + p.se_org() for p in parties)})",
+        "_rules": "toUInt8(" + " AND ".join(f"({r})" for r in rules) + ")",
+        "_event_id": f"{env}.event_id",
+    }
+    select = ",\n  ".join(f"{columns.get(c, chr(39) * 2)} AS {c}" for c in COLUMNS)
+    return f"SELECT\n  {select},\n  " + ",\n  ".join(f"{e} AS {n}" for n, e in extra.items()) + "\nFROM @SOURCE@"

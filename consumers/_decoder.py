@@ -1,0 +1,99 @@
+"""A batch of Kafka messages → rows to store and poison to dead-letter.
+
+The columnar path (``_columnar``) hands the raw Avro bodies to the engine; what it cannot vouch for,
+and every batch when the store is a server, goes one message at a time through ``_decode.judge``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from clickhouse_connect.driver.client import Client
+
+from pdtrail.config import Settings
+from pdtrail.consumers._batches import RowBatch
+from pdtrail.consumers._columnar import EngineDecoder
+from pdtrail.consumers._decode import Poison, TextCheck, judge
+from pdtrail.schemas import EventCodec
+from pdtrail.store._connect import embedded_path
+
+
+class DecodedBatch(Protocol):
+    """What the I/O shell needs of a decoded batch."""
+
+    poison: list[Poison]
+
+    def drop_stored(self) -> int: ...  # drop events stored already (same event_id); how many
+
+    def months(self) -> dict[int, int]: ...  # rows to insert per yyyymm
+
+    def insert(self, month: int, token: str) -> None: ...
+
+    def leaves(self) -> tuple[list[int], list[bytes], list[str]]: ...  # offsets, leaves, occurred_at
+
+    def close(self) -> None: ...
+
+
+class _Rows:
+    """A RowBatch bound to its client, as a DecodedBatch."""
+
+    def __init__(self, client: Client, batch: RowBatch) -> None:
+        self._client, self.batch, self.poison = client, batch, batch.poison
+
+    def drop_stored(self) -> int:
+        return self.batch.drop_stored(self._client)
+
+    def months(self) -> dict[int, int]:
+        return self.batch.months()
+
+    def insert(self, month: int, token: str) -> None:
+        self.batch.insert(self._client, month, token)
+
+    def leaves(self) -> tuple[list[int], list[bytes], list[str]]:
+        return self.batch.leaves()
+
+    def close(self) -> None:
+        pass
+
+
+class BatchDecoder:
+    """Decodes the batches of one consumer: through the engine when the store is embedded (and
+    ``consumer.columnar``), else one message at a time. ``text_check``: a per-message check of free
+    text; ``prefilter`` (on the engine) sends the messages a bytes-level check flags to it."""
+
+    def __init__(
+        self, settings: Settings, client: Client, codec: EventCodec, *, columnar: bool | None = None,
+        text_check: TextCheck | None = None,
+    ) -> None:  # fmt: skip
+        self._client = client
+        self._codec = codec
+        self._topic = settings.kafka.topic
+        self._limit = settings.consumer.max_event_bytes
+        self.text_check = text_check
+        if columnar is None:
+            columnar = settings.consumer.columnar and embedded_path(settings) is not None
+        self.engine = EngineDecoder(client, self._topic, self._limit, codec.catalog) if columnar else None
+
+    def decode(self, partition: int, messages: list[Any], received: dt.datetime) -> DecodedBatch:
+        if self.engine is not None:
+            return self.engine.decode(
+                partition, messages, received, lambda slow: self.one_by_one(partition, slow, received)
+            )
+        return _Rows(self._client, self.one_by_one(partition, messages, received))
+
+    def one_by_one(self, partition: int, messages: list[Any], received: dt.datetime) -> RowBatch:
+        """The slow path: every message decoded and validated in Python."""
+        batch = RowBatch()
+        for msg in messages:
+            judged = judge(self._codec, msg, topic=self._topic, partition=partition, offset=msg.offset(),
+                           received=received, max_event_bytes=self._limit, text_check=self.text_check)  # fmt: skip
+            if isinstance(judged, Poison):
+                batch.poison.append(judged)
+            else:
+                batch.rows.append(judged)
+        return batch
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
