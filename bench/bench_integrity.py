@@ -28,7 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import fill_sql, free_port  # the sibling script
+from _fill import fill
+
+from bench import free_port
 
 
 def bytes_on_disk(client: object, table: str) -> int:
@@ -43,7 +45,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="synthetic events to store (default 1M)")
     parser.add_argument("--every", type=int, default=1000, help="rows per checkpoint (default 1000)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 20k events")
     args = parser.parse_args()
+    if args.quick:
+        args.events = 20_000
 
     from pdtrail.config import load_settings
     from pdtrail.infra import LocalBroker, apply_migrations, ensure_topics
@@ -65,7 +70,7 @@ def main() -> int:
         broker.start()
         settings = load_settings(
             home=home,
-            kafka={"bootstrap_servers": broker.bootstrap_servers, "topic": "bench.synthetic"},
+            kafka={"bootstrap_servers": broker.bootstrap_servers, "topic": "pdtrail.events"},
             pseudonym={"secret": "bench-secret-" + "x" * 32},
             integrity={"signing_key": base64.b64encode(os.urandom(32)).decode(), "checkpoint_every_events": args.every},
         )
@@ -73,7 +78,9 @@ def main() -> int:
         client = connect(settings)
         apply_migrations(client)
         started = time.perf_counter()
-        client.command(fill_sql(args.events, max(1, args.events // 10), 6))
+        from pdtrail.consumers import COLUMNS
+
+        fill(client, "events", COLUMNS, args.events, max(1, args.events // 10), 6)
         client.command("OPTIMIZE TABLE events FINAL")
         print(f"filled {args.events:,} events in {time.perf_counter() - started:.1f}s")
         events_bytes = bytes_on_disk(client, "events")
@@ -128,6 +135,9 @@ def main() -> int:
             f"verify: {report.rows / seconds:,.0f} events/s ({report.rows:,} rows, {report.checkpoints} checkpoints, "
             f"{seconds:.1f}s, {'OK' if report.ok else 'FAILED'})"
         )
+        if not (report.ok and report.rows == args.events):
+            print(f"verify did not cover every stored event ({report.rows:,} of {args.events:,}): a wrong answer")
+            return 1
     finally:
         broker.stop()
     out = Path(__file__).resolve().parent / "results" / "integrity.json"
