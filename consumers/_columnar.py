@@ -29,7 +29,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from pdtrail.consumers._batches import RowBatch, month_of, stored_ids_parameters
-from pdtrail.consumers._columnar_sql import CHECK_SQL, select_sql, wrapper_schema
+from pdtrail.consumers._columnar_sql import CHECK_SQL, EARLIEST_US, LATEST_US, select_sql, wrapper_schema
 from pdtrail.consumers._decode import Poison
 from pdtrail.integrity._canonical import LEAF_SQL
 from pdtrail.schemas import SchemaCatalog, SchemaVersion
@@ -56,6 +56,13 @@ def _zz(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def _micros(moment: dt.datetime) -> int:
+    """Microseconds since the epoch, clamped to what DateTime64(6) holds."""
+    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return max(EARLIEST_US, min(LATEST_US, micros))
 
 
 def _sql_str(value: str) -> str:
@@ -165,8 +172,9 @@ class EngineDecoder:
         return self._schemas[fingerprint]
 
     def decode(
-        self, partition: int, messages: list[Any], received: dt.datetime, one_by_one: Callable[[list[Any]], RowBatch]
-    ) -> StagedBatch:
+        self, partition: int, messages: list[Any], received: dt.datetime, one_by_one: Callable[[list[Any]], RowBatch],
+        *, window: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> StagedBatch:  # fmt: skip
         groups: dict[bytes, list[tuple[int, bytes]]] = {}
         slow: list[Any] = []
         by_offset: dict[int, Any] = {}
@@ -186,7 +194,7 @@ class EngineDecoder:
             offset = msg.offset()
             by_offset[offset] = msg
             groups.setdefault(fingerprint, []).append((offset, value))
-        staged, files = self._stage(partition, groups, received)
+        staged, files = self._stage(partition, groups, received, window)
         rows: list[_Row] = []
         if staged is not None:
             columns = self._client.query(
@@ -205,13 +213,15 @@ class EngineDecoder:
         return StagedBatch(self._client, staged, rows, one_by_one(slow), done)
 
     def _stage(
-        self, partition: int, groups: dict[bytes, list[tuple[int, bytes]]], received: dt.datetime
-    ) -> tuple[str | None, list[Path]]:
+        self, partition: int, groups: dict[bytes, list[tuple[int, bytes]]], received: dt.datetime,
+        window: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> tuple[str | None, list[Path]]:  # fmt: skip
         """Write the blocks, parse and stage them: the staged rows' table function and its files."""
         if not groups:
             return None, []
         batch = next(self._count)
         ingested = f"toDateTime64({_sql_str(received.astimezone(dt.UTC).strftime('%Y-%m-%d %H:%M:%S.%f'))}, 6, 'UTC')"
+        earliest, latest = (_micros(w) for w in window) if window else (EARLIEST_US, LATEST_US)
         selects = []
         for n, (fingerprint, records) in enumerate(groups.items()):
             schema = self._schema(fingerprint)
@@ -223,6 +233,7 @@ class EngineDecoder:
             selects.append(
                 schema.select.replace("@SOURCE@", source).replace("@TOPIC@", _sql_str(self._topic))
                 .replace("@INGESTED@", ingested).replace("@NONCE@", str(nonce))
+                .replace("@EARLIEST@", str(earliest)).replace("@LATEST@", str(latest))
             )  # fmt: skip
         parsed = self._dir / f"p{batch}.native"
         try:

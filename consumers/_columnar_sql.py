@@ -31,7 +31,7 @@ _IDENTIFIER = r"^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$"
 _PERSONNUMMER_LIKE = r"[0-9]{6}[-+]?[0-9]{4}"  # wider than the models' check: more goes the slow way
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # DateTime64(6) holds 1900-01-01 .. 2299-12-31; microseconds since the epoch.
-_EARLIEST, _LATEST = -2208988800_000000, 10413791999_000000
+EARLIEST_US, LATEST_US = -2208988800_000000, 10413791999_000000
 
 
 def _edge(first_byte: str) -> str:
@@ -55,11 +55,18 @@ _SE_ORG = (
 )  # fmt: skip
 _TEXTS = [c for c in COLUMNS if c not in ("event_id", "occurred_at", "data_categories", "ingested_at")]
 # The checks of every staged row, whatever its type (stage 2).
+# The grammars of schemas/_free_text.py for the columns that hold ids and paths ('' where the type has none).
+_ID_SQL = "^[A-Za-z0-9][A-Za-z0-9_.:/+=#-]{0,199}$"
+_PATH_SQL = "^[A-Za-z0-9_.:~+=#-]+(/[A-Za-z0-9_.:~+=#-]+)*$"
+
 CHECK_SQL = " AND ".join([
     "_rules = 1",
     f"match(_event_id, '{_UUID}')",
     "length(subject_key) = 64 AND NOT match(subject_key, '[^0-9a-f]')",  # RE2 is slow at [0-9a-f]{64}
     f"arrayAll({_LABEL}, _labels)", f"arrayAll({_IDENT}, _idents)",
+    f"match(actor_id, '{_ID_SQL}')", f"match(source_system, '{_ID_SQL}')",
+    f"(correlation_id = '' OR match(correlation_id, '{_ID_SQL}'))",
+    f"(reference = '' OR match(reference, '{_ID_SQL}'))", f"(resource = '' OR match(resource, '{_PATH_SQL}'))",
     "arrayAll(x -> match(x, '^[A-Z]{2}$'), _countries)", f"arrayAll({_SE_ORG}, _se_orgs)",
     "isValidUTF8(concat(" + ", ".join(f"toString({c})" for c in _TEXTS) + ", arrayStringConcat(data_categories)))",
     JSON_PLAIN_SQL,
@@ -181,14 +188,15 @@ def wrapper_schema(version: SchemaVersion) -> str:
 
 def select_sql(version: SchemaVersion) -> str:
     """Stage 1: SELECT <events columns>, <what CHECK_SQL reads> FROM ``@SOURCE@`` (the block's table
-    function), with ``@TOPIC@``, ``@INGESTED@`` and ``@NONCE@`` left to fill in per batch."""
+    function), with ``@TOPIC@``, ``@INGESTED@``, ``@NONCE@``, ``@EARLIEST@`` and ``@LATEST@`` (microseconds
+    since the epoch) left to fill in per batch."""
     env = "event.envelope"
     event_type = EVENT_CLASS_BY_AVRO_NAME[version.name].model_fields["type"].default
     has_register = _has_register_version(version.schema)
     columns: dict[str, str] = {
         "event_id": f"toUUIDOrZero({env}.event_id)",
         "event_type": f"'{event_type}'",
-        "occurred_at": f"fromUnixTimestamp64Micro(if({env}.occurred_at BETWEEN {_EARLIEST} AND {_LATEST}, "
+        "occurred_at": f"fromUnixTimestamp64Micro(if({env}.occurred_at BETWEEN {EARLIEST_US} AND {LATEST_US}, "
                        f"{env}.occurred_at, 0), 'UTC')",
         "subject_key": f"{env}.subject.key",
         "subject_key_version": f"toUInt16(greatest(least({env}.subject.key_version, 65535), 0))",
@@ -221,7 +229,7 @@ def select_sql(version: SchemaVersion) -> str:
     labels = f"arrayConcat([{', '.join(required)}], {present}{''.join(', ' + a for a in spec.arrays)})"
     rules = [
         "seal = bitXor(kafka_offset, @NONCE@)",
-        f"{env}.occurred_at BETWEEN {_EARLIEST} AND {_LATEST}",
+        f"{env}.occurred_at BETWEEN @EARLIEST@ AND @LATEST@",  # the time bounds, per batch
         f"{env}.subject.key_version BETWEEN 1 AND 65535",
         f"length({env}.data_categories) BETWEEN 1 AND 32",
         f"length(arrayDistinct({env}.data_categories)) = length({env}.data_categories)",

@@ -29,6 +29,10 @@ class Poison:
 # (e.g. ``identifier_in_clear``); it runs on the slow path only, for the messages a bytes-level
 # pre-filter (``Prefilter``) sends there.
 TextCheck = Callable[[Any], str | None]
+OUTSIDE_WINDOW = (
+    "outside the time window accepted at ingest "
+    "(time_bounds: the register's longest retention plus slack, a small future skew)"
+)
 
 
 def judge(
@@ -41,8 +45,10 @@ def judge(
     received: dt.datetime,
     max_event_bytes: int,
     text_check: TextCheck | None = None,
+    window: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> list[Any] | Poison:
-    """The row of one message, or why it is poison."""
+    """The row of one message, or why it is poison. ``window``: the earliest and latest ``occurred_at``
+    accepted (the SDK's time bounds, judged at ``received``)."""
     value = message.value()
     if value is not None and len(value) > max_event_bytes:
         return Poison(
@@ -56,6 +62,8 @@ def judge(
         return Poison(message, exc.reason, "undecodable")
     except InvalidEventError as exc:
         return Poison(message, "; ".join(f"{f}: {r}" for f, r in exc.problems), "invalid")
+    if window is not None and not window[0] <= event.occurred_at <= window[1]:
+        return Poison(message, f"occurred_at: {OUTSIDE_WINDOW}", "invalid")
     if text_check is not None:
         refused = text_check(event)
         if refused is not None:

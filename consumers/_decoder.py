@@ -7,6 +7,7 @@ and every batch when the store is a server, goes one message at a time through `
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
@@ -15,7 +16,8 @@ from pdtrail.config import Settings
 from pdtrail.consumers._batches import RowBatch
 from pdtrail.consumers._columnar import EngineDecoder
 from pdtrail.consumers._decode import Poison, TextCheck, judge
-from pdtrail.schemas import EventCodec
+from pdtrail.schemas import EventCodec, load_register
+from pdtrail.schemas._time_bounds import TimeBounds, time_window
 from pdtrail.store._connect import embedded_path
 
 
@@ -71,6 +73,13 @@ class BatchDecoder:
         self._topic = settings.kafka.topic
         self._limit = settings.consumer.max_event_bytes
         self.text_check = text_check
+        # The SDK's time bounds, judged when the batch is received: a producer that bypasses the SDK (or
+        # another clock) cannot store an event where no period a DPO asks about shows it.
+        register = load_register(settings.processing_register.path)
+        bounds = TimeBounds.from_settings(settings.time_bounds)
+        self.window: Callable[[dt.datetime], tuple[dt.datetime, dt.datetime]] = lambda received: time_window(
+            register, bounds, now=received
+        )
         if columnar is None:
             columnar = settings.consumer.columnar and embedded_path(settings) is not None
         self.engine = EngineDecoder(client, self._topic, self._limit, codec.catalog) if columnar else None
@@ -78,16 +87,19 @@ class BatchDecoder:
     def decode(self, partition: int, messages: list[Any], received: dt.datetime) -> DecodedBatch:
         if self.engine is not None:
             return self.engine.decode(
-                partition, messages, received, lambda slow: self.one_by_one(partition, slow, received)
-            )
+                partition, messages, received, lambda slow: self.one_by_one(partition, slow, received),
+                window=self.window(received),
+            )  # fmt: skip
         return _Rows(self._client, self.one_by_one(partition, messages, received))
 
     def one_by_one(self, partition: int, messages: list[Any], received: dt.datetime) -> RowBatch:
         """The slow path: every message decoded and validated in Python."""
         batch = RowBatch()
+        window = self.window(received)
         for msg in messages:
             judged = judge(self._codec, msg, topic=self._topic, partition=partition, offset=msg.offset(),
-                           received=received, max_event_bytes=self._limit, text_check=self.text_check)  # fmt: skip
+                           received=received, max_event_bytes=self._limit, text_check=self.text_check,
+                           window=window)  # fmt: skip
             if isinstance(judged, Poison):
                 batch.poison.append(judged)
             else:

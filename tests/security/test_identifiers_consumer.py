@@ -41,9 +41,9 @@ def _spelled(rng: random.Random) -> str:
     return rng.choice(["", "customer/", "kund", "ref:"]) + text + rng.choice(["", "/bookings", "x"])
 
 
-def _raw_event(field: str, hidden: str, rng: random.Random) -> bytes:
+def _raw_event(field: str, hidden: str, rng: random.Random, occurred_at: dt.datetime | None = None) -> bytes:
     writer = SchemaCatalog.default().current("pdtrail.PersonalDataAccessed")
-    now = dt.datetime.now(dt.UTC)
+    now = occurred_at or dt.datetime.now(dt.UTC)
     actor = {"type": "employee", "id": "emp-1", "role": "customer_service"}
     record = {
         "envelope": {
@@ -91,3 +91,26 @@ def test_identifiers_in_clear_from_outside_the_sdk_are_dead_lettered_never_store
         parameters={"v": hidden_values},
     ).result_rows
     assert leaked[0][0] == 0
+
+
+def test_events_dated_outside_the_time_bounds_are_dead_lettered_at_ingest(pipeline: Settings) -> None:
+    """The consumer applies the SDK's time bounds to what it reads: generated dates centuries away, years
+    past the longest retention, or hours ahead go to the DLQ naming occurred_at; dates inside are stored."""
+    rng = random.Random(7)
+    now = dt.datetime.now(dt.UTC)
+    outside = [now.replace(year=rng.randrange(1, 1900)) for _ in range(3)]
+    outside += [now.replace(year=rng.randrange(2100, 9999)) for _ in range(3)]
+    outside += [now - dt.timedelta(days=365 * rng.randrange(12, 60)), now + dt.timedelta(hours=rng.randrange(2, 48))]
+    inside = [now - dt.timedelta(days=rng.randrange(0, 365 * 6)) for _ in range(4)]
+    raw = Producer({"bootstrap.servers": pipeline.kafka.bootstrap_servers})
+    for n, moment in enumerate(outside + inside):
+        raw.produce(pipeline.kafka.topic, value=_raw_event("", "", rng, moment), key=f"raw-{n}".encode())
+    assert raw.flush(10) == 0
+
+    client = connect(pipeline)
+    stats = AuditConsumer(pipeline, client).run(drain=True)
+    assert stats.dead_lettered == len(outside)
+    assert stored_counts(client) == (len(inside), len(inside))
+    letters = read_dead_letters(pipeline)
+    assert len(letters) == len(outside)
+    assert all(letter.error == "invalid" and letter.reason.startswith("occurred_at") for letter in letters)
