@@ -14,6 +14,7 @@ from typing import Any
 
 from pdtrail.consumers._rows import event_row
 from pdtrail.schemas import EventCodec, InvalidEventError, UndecodableMessageError, UnknownSchemaError
+from pdtrail.schemas._free_text import is_identifier_refusal
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def judge(
     except UndecodableMessageError as exc:
         return Poison(message, exc.reason, "undecodable")
     except InvalidEventError as exc:
-        return Poison(message, "; ".join(f"{f}: {r}" for f, r in exc.problems), "invalid")
+        kind = "identifier_in_clear" if any(is_identifier_refusal(r) for _, r in exc.problems) else "invalid"
+        return Poison(message, "; ".join(f"{f}: {r}" for f, r in exc.problems), kind)
     if window is not None and not window[0] <= event.occurred_at <= window[1]:
         return Poison(message, f"occurred_at: {OUTSIDE_WINDOW}", "invalid")
     if text_check is not None:

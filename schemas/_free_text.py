@@ -62,6 +62,13 @@ _REASONS = {
 }
 _ADVICE = "; write a pseudonymous id or a label, never the identifier itself"
 
+
+def is_identifier_refusal(reason: str) -> bool:
+    """Whether ``reason`` (of an InvalidEventError problem) is this detector's: the consumer dead-letters
+    such an event as ``identifier_in_clear``."""
+    return reason.endswith(_ADVICE)
+
+
 _allowed: frozenset[str] | None = None
 
 
