@@ -19,6 +19,7 @@ from pdtrail.consumers._decode import Poison
 from pdtrail.consumers._planner import insert_token
 from pdtrail.integrity._canonical import row_leaves
 from pdtrail.store._columns import COLUMNS
+from pdtrail.store._consistency import StoreConsistency
 
 __all__ = ["RowBatch", "by_month", "insert_token", "stored_ids_parameters", "without_duplicates"]
 
@@ -29,6 +30,7 @@ _EVENT_ID, _SUBJECT_KEY, _OFFSET = (
     COLUMNS.index("kafka_offset"),
 )
 STORED_IDS_SQL = (Path(__file__).parent / "stored_ids.sql").read_text()
+_ONE_SERVER = StoreConsistency()  # one server or the embedded store: no settings beyond the token
 
 
 def month_of(row: Sequence[Any]) -> int:
@@ -71,16 +73,17 @@ class RowBatch:
     rows: list[list[Any]] = field(default_factory=list)
     poison: list[Poison] = field(default_factory=list)
 
-    def stored_ids(self, client: Client) -> set[str]:
+    def stored_ids(self, client: Client, consistency: StoreConsistency = _ONE_SERVER) -> set[str]:
         """The event ids of these rows that are stored already."""
-        result = client.query(STORED_IDS_SQL, parameters=stored_ids_parameters(self.rows))
+        params = stored_ids_parameters(self.rows)
+        result = client.query(STORED_IDS_SQL, parameters=params, settings=consistency.read_settings())
         return {r[0] for r in result.result_rows}
 
-    def drop_stored(self, client: Client) -> int:
+    def drop_stored(self, client: Client, consistency: StoreConsistency = _ONE_SERVER) -> int:
         """Keep the first row of each event_id not stored yet; the number dropped."""
         if not self.rows:
             return 0
-        stored = self.stored_ids(client)
+        stored = self.stored_ids(client, consistency)
         kept = without_duplicates(self.rows, stored)
         dropped = len(self.rows) - len(kept)
         if dropped:
@@ -90,10 +93,10 @@ class RowBatch:
     def months(self) -> dict[int, int]:
         return {month: len(rows) for month, rows in by_month(self.rows).items()}
 
-    def insert(self, client: Client, month: int, token: str) -> None:
+    def insert(self, client: Client, month: int, token: str, consistency: StoreConsistency = _ONE_SERVER) -> None:
         rows = [row for row in self.rows if month_of(row) == month]
         if rows:
-            client.insert("events", rows, column_names=COLUMNS, settings={"insert_deduplication_token": token})
+            client.insert("events", rows, column_names=COLUMNS, settings=consistency.insert_settings(token))
 
     def leaves(self) -> tuple[list[int], list[bytes], list[str]]:
         """Offsets, leaves and canonical occurred_at of the rows, in offset order."""

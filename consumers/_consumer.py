@@ -87,6 +87,7 @@ class AuditConsumer:
         self._store = StoreWrites(
             client, self._topic, stats=self.stats, metrics=self.metrics, stop=self._stop, progress=self._progress,
             max_poll_interval_ms=int(config.get("max.poll.interval.ms", 300_000)),
+            consistency=self._decoder.consistency,
         )  # fmt: skip
 
     def _consumer_config(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pdtrail.consumers._decode import Poison, TextCheck, judge
 from pdtrail.schemas import EventCodec, load_register
 from pdtrail.schemas._time_bounds import TimeBounds, time_window
 from pdtrail.store._connect import embedded_path
+from pdtrail.store._consistency import StoreConsistency, consistency_settings
 
 
 class DecodedBatch(Protocol):
@@ -38,19 +39,19 @@ class DecodedBatch(Protocol):
 
 
 class _Rows:
-    """A RowBatch bound to its client, as a DecodedBatch."""
+    """A RowBatch bound to its client and the store's consistency settings, as a DecodedBatch."""
 
-    def __init__(self, client: Client, batch: RowBatch) -> None:
-        self._client, self.batch, self.poison = client, batch, batch.poison
+    def __init__(self, client: Client, batch: RowBatch, consistency: StoreConsistency) -> None:
+        self._client, self.batch, self.poison, self._consistency = client, batch, batch.poison, consistency
 
     def drop_stored(self) -> int:
-        return self.batch.drop_stored(self._client)
+        return self.batch.drop_stored(self._client, self._consistency)
 
     def months(self) -> dict[int, int]:
         return self.batch.months()
 
     def insert(self, month: int, token: str) -> None:
-        self.batch.insert(self._client, month, token)
+        self.batch.insert(self._client, month, token, self._consistency)
 
     def leaves(self) -> tuple[list[int], list[bytes], list[str]]:
         return self.batch.leaves()
@@ -73,6 +74,9 @@ class BatchDecoder:
         self._topic = settings.kafka.topic
         self._limit = settings.consumer.max_event_bytes
         self.text_check = text_check
+        # On a cluster: quorum inserts and sequentially consistent reads of what is stored already (the
+        # engine path runs on the embedded store only, where both are empty).
+        self.consistency = consistency_settings(settings.store)
         # The SDK's time bounds, judged when the batch is received: a producer that bypasses the SDK (or
         # another clock) cannot store an event where no period a DPO asks about shows it.
         register = load_register(settings.processing_register.path)
@@ -90,7 +94,7 @@ class BatchDecoder:
                 partition, messages, received, lambda slow: self.one_by_one(partition, slow, received),
                 window=self.window(received),
             )  # fmt: skip
-        return _Rows(self._client, self.one_by_one(partition, messages, received))
+        return _Rows(self._client, self.one_by_one(partition, messages, received), self.consistency)
 
     def one_by_one(self, partition: int, messages: list[Any], received: dt.datetime) -> RowBatch:
         """The slow path: every message decoded and validated in Python."""

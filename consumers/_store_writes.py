@@ -23,6 +23,7 @@ from clickhouse_connect.driver.client import Client
 from pdtrail.consumers._metrics import RETRYING, RUNNING, STARTING, ConsumerMetrics
 from pdtrail.consumers._planner import Intent, StoreView
 from pdtrail.consumers.exceptions import StoreWriteError
+from pdtrail.store import StoreConsistency
 
 logger = logging.getLogger("pdtrail.consumers")
 _SQL = Path(__file__).parent
@@ -73,6 +74,9 @@ class StoreWrites:
 
     ``stats`` and ``metrics`` are the consumer's; ``stop`` ends a retry loop; ``progress`` is called
     while retrying so a caller sees the state. ``polled_at`` is set by the loop after each poll.
+    ``consistency`` holds the settings of a cluster store: every read of the consumer's own positions is
+    sequentially consistent, and the batch intent is a quorum insert, so that a consumer resuming on
+    another replica reads what this one wrote (empty on one server or the embedded store).
     """
 
     def __init__(
@@ -85,8 +89,11 @@ class StoreWrites:
         stop: threading.Event,
         progress: Callable[[], None],
         max_poll_interval_ms: int,
+        consistency: StoreConsistency | None = None,
     ) -> None:
         self._client = client
+        self.consistency = consistency or StoreConsistency()
+        self._read = self.consistency.read_settings()
         self._topic = topic
         self._stats = stats
         self._metrics = metrics
@@ -132,34 +139,35 @@ class StoreWrites:
 
     def stored_positions(self) -> dict[int, int]:
         """Highest stored offset per partition of the topic."""
-        result = self._client.query(POSITIONS_SQL, parameters={"topic": self._topic})
+        result = self._client.query(POSITIONS_SQL, parameters={"topic": self._topic}, settings=self._read)
         return {int(p): int(o) for p, o in result.result_rows}
 
     def unfinished_batch(self, partition: int) -> tuple[int, int] | None:
         """The offset range of the partition's last batch if fewer of its rows are stored than promised."""
         params = {"topic": self._topic, "partition": partition}
-        rows = self._client.query(LAST_BATCH_SQL, parameters=params).result_rows
+        rows = self._client.query(LAST_BATCH_SQL, parameters=params, settings=self._read).result_rows
         if not rows:
             return None
         first, last, promised = (int(value) for value in rows[0])
-        counted = self._client.query(RANGE_STORED_SQL, parameters={**params, "first": first, "last": last})
+        in_range = {**params, "first": first, "last": last}
+        counted = self._client.query(RANGE_STORED_SQL, parameters=in_range, settings=self._read)
         return (first, last) if int(counted.result_rows[0][0]) < promised else None
 
     def stored_below(self, partition: int, offset: int) -> int:
         """The highest offset of the partition stored below ``offset``; -1 if none is."""
         params = {"topic": self._topic, "partition": partition, "below": offset}
-        highest, count = self._client.query(STORED_BELOW_SQL, parameters=params).result_rows[0]
+        highest, count = self._client.query(STORED_BELOW_SQL, parameters=params, settings=self._read).result_rows[0]
         return int(highest) if int(count) else -1
 
     def view(self, partition: int, stored_max: int) -> StoreView:
         """What the store says about a partition (its highest stored offset given), for ``plan_resume``."""
         params = {"topic": self._topic, "partition": partition}
-        rows = self._client.query(LAST_BATCH_SQL, parameters=params).result_rows
+        rows = self._client.query(LAST_BATCH_SQL, parameters=params, settings=self._read).result_rows
         if not rows:
             return StoreView(stored_max)
         intent = Intent(*(int(value) for value in rows[0]))
         in_range = {**params, "first": intent.first, "last": intent.last}
-        counted = int(self._client.query(RANGE_STORED_SQL, parameters=in_range).result_rows[0][0])
+        counted = int(self._client.query(RANGE_STORED_SQL, parameters=in_range, settings=self._read).result_rows[0][0])
         return StoreView(stored_max, intent, counted, self.stored_below(partition, intent.first))
 
     # -- one batch's writes -------------------------------------------------------------------------
@@ -168,7 +176,10 @@ class StoreWrites:
         """Record the batch's range and row count before any of it is inserted (read back on assignment)."""
         row = [self._topic, partition, intent.first, intent.last, intent.rows]
         self._client.insert(
-            "ingest_batches", [row], column_names=["topic", "partition", "first_offset", "last_offset", "rows"]
+            "ingest_batches",
+            [row],
+            column_names=["topic", "partition", "first_offset", "last_offset", "rows"],
+            settings=self.consistency.insert_settings(),
         )
 
     def insert(self, partition: int, first: int, last: int, write: Callable[[], None]) -> None:

@@ -23,6 +23,7 @@ from pdtrail.integrity._external import ExternalCheckpoints
 from pdtrail.integrity._keys import Signer
 from pdtrail.integrity._merkle import merkle_root
 from pdtrail.integrity.verify_proof import checkpoint_signed_bytes
+from pdtrail.store._consistency import consistency_settings
 
 
 @dataclass
@@ -50,15 +51,18 @@ class IntegrityRecorder:
         self._external = ExternalCheckpoints(settings, producer_config)
         self._tails: dict[int, _Tail] = {}
         self.checkpoints_written = 0
+        # On a cluster the chain is picked up from whatever replica answers: read sequentially, write with
+        # a quorum, as the consumer's positions and rows are (empty on one server or the embedded store).
+        self._consistency = consistency_settings(settings.store)
 
     def resume(self, partition: int) -> None:
         """Pick up a partition: its newest checkpoint and the stored rows after it."""
-        last = next(
-            iter(_sql.checkpoints(self._client, "last_checkpoint", topic=self._topic, partition=partition)), None
-        )
+        read = self._consistency.read_settings()
+        found = _sql.checkpoints(self._client, "last_checkpoint", read, topic=self._topic, partition=partition)
+        last = next(iter(found), None)
         tail = _Tail(last=last)
         first = last.last_offset + 1 if last else 0
-        for offset, leaf, occurred_at, _ in _sql.leaves(self._client, self._topic, partition, first, 2**63):
+        for offset, leaf, occurred_at, _ in _sql.leaves(self._client, self._topic, partition, first, 2**63, read):
             tail.add(offset, leaf, occurred_at)
         self._tails[partition] = tail
         if last is not None:
@@ -89,7 +93,10 @@ class IntegrityRecorder:
         if cut and tail is not None:
             # Written together: to ClickHouse first, then to the topic (resume() publishes the newest again).
             # The tail moves on only once both hold them, so a failed write is cut again, identically.
-            self._client.insert("checkpoints", [c.as_row() for c in cut], column_names=CHECKPOINT_COLUMNS)
+            self._client.insert(
+                "checkpoints", [c.as_row() for c in cut], column_names=CHECKPOINT_COLUMNS,
+                settings=self._consistency.insert_settings(),
+            )  # fmt: skip
             self._external.publish_all(cut)
             self._tails[partition] = tail
             self.checkpoints_written += len(cut)

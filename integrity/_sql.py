@@ -31,15 +31,18 @@ def sql(name: str) -> str:
     return (Path(__file__).parent / f"{name}.sql").read_text()
 
 
-def rows(client: Client, name: str, **params: Any) -> list[dict[str, Any]]:
-    result = client.query(sql(name), parameters=params)
+def rows(client: Client, name: str, read: dict[str, Any] | None = None, **params: Any) -> list[dict[str, Any]]:
+    """The rows of query ``name``; ``read``: the settings of the read (a cluster's sequential consistency)."""
+    result = client.query(sql(name), parameters=params, settings=read)
     return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
 
-def leaves(client: Client, topic: str, partition: int, first: int, last: int) -> list[tuple[int, bytes, str, str]]:
+def leaves(
+    client: Client, topic: str, partition: int, first: int, last: int, read: dict[str, Any] | None = None
+) -> list[tuple[int, bytes, str, str]]:
     """(offset, leaf, canonical occurred_at, event id) of the stored rows of an offset range, in offset order."""
     params = {"topic": topic, "partition": partition, "first": first, "last": last}
-    result = client.query(LEAVES_SQL, parameters=params, column_formats={"leaf": "bytes"})
+    result = client.query(LEAVES_SQL, parameters=params, column_formats={"leaf": "bytes"}, settings=read)
     found = [(int(o), _raw(leaf), occurred, event_id) for o, event_id, occurred, leaf in result.result_rows]
     escaped = [offset for offset, leaf, _, _ in found if not leaf]
     if escaped:  # text that JSON escapes: hashed in Python, the reference form
@@ -72,7 +75,9 @@ def _raw(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode("latin-1")
 
 
-def checkpoints(client: Client, name: str = "checkpoints", **params: Any) -> Iterator[Checkpoint]:
-    for row in rows(client, name, **params):
+def checkpoints(
+    client: Client, name: str = "checkpoints", read: dict[str, Any] | None = None, **params: Any
+) -> Iterator[Checkpoint]:
+    for row in rows(client, name, read, **params):
         row["root"], row["signature"] = str(row["root"]), str(row["signature"])
         yield Checkpoint.from_dict(row)

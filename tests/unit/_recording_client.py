@@ -25,6 +25,7 @@ class Call:
 @dataclass
 class _Result:
     result_rows: list[tuple[Any, ...]]
+    column_names: tuple[str, ...] = ()
 
 
 class RecordingClient:

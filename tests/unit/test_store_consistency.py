@@ -3,12 +3,25 @@ checked against ClickHouse's own catalogue of settings, and recorded as a store 
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from typing import Any, cast
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import CollectorRegistry
 
 from pdtrail.config import Settings, StoreSettings
+from pdtrail.consumers._batches import RowBatch
+from pdtrail.consumers._decoder import BatchDecoder, _Rows
+from pdtrail.consumers._metrics import ConsumerMetrics
+from pdtrail.consumers._planner import Intent
+from pdtrail.consumers._store_writes import ConsumeStats, StoreWrites
+from pdtrail.integrity._keys import Signer
+from pdtrail.integrity._recorder import IntegrityRecorder
+from pdtrail.schemas import EventCodec
 from pdtrail.store import StoreConsistency, consistency_settings
+from pdtrail.store._columns import COLUMNS
 
 from ._clickhouse_parser import parse
 from ._recording_client import RecordingClient
@@ -70,20 +83,75 @@ def test_config_reads_the_cluster_settings_from_the_environment(monkeypatch: pyt
     assert store.sharding_keys == {"events": "sipHash64(subject_key)"}
 
 
-def test_a_store_call_sends_the_settings_the_recording_client_records() -> None:
-    # The shape of the consumer's calls (wired after the new consumer lands): an insert with its token,
-    # a read of its positions. The recording client is what the wiring test of the consumer will use.
-    consistency = consistency_settings(CLUSTER)
-    client = RecordingClient(answers=lambda sql: [(0, 41)] if "max(kafka_offset)" in sql else None)
-    store = cast(Any, client)
-    store.insert("events", [[1, 2]], column_names=["a", "b"], settings=consistency.insert_settings("tok-1"))
-    rows = store.query(
-        "SELECT kafka_partition, max(kafka_offset) FROM events GROUP BY kafka_partition",
-        settings=consistency.read_settings(),
-    ).result_rows
-    assert rows == [(0, 41)]
-    insert, read = client.calls
-    assert (insert.kind, insert.target, insert.rows) == ("insert", "events", [[1, 2]])
-    assert insert.settings["insert_deduplication_token"] == "tok-1" and insert.settings["insert_quorum"] == "auto"
+def _answers(sql: str) -> list[tuple[Any, ...]] | None:
+    if "max(kafka_offset)" in sql and "GROUP BY" in sql:
+        return [(0, 41)]  # positions
+    if "FROM ingest_batches" in sql:
+        return [(30, 41, 12)]  # the partition's last batch intent
+    if "count()" in sql and "max(kafka_offset)" in sql:
+        return [(29, 30)]  # stored below the intent
+    if "count()" in sql:
+        return [(12,)]  # rows of the intent's range stored
+    return None
+
+
+def _store_writes(client: RecordingClient, store: StoreSettings) -> StoreWrites:
+    return StoreWrites(
+        cast(Any, client), "pdtrail.events", stats=ConsumeStats(), metrics=ConsumerMetrics(CollectorRegistry()),
+        stop=threading.Event(), progress=lambda: None, max_poll_interval_ms=300_000,
+        consistency=consistency_settings(store),
+    )  # fmt: skip
+
+
+def test_the_consumer_reads_its_positions_sequentially_and_writes_intents_with_a_quorum() -> None:
+    client = RecordingClient(answers=_answers)
+    writes = _store_writes(client, CLUSTER)
+    assert writes.stored_positions() == {0: 41}
+    view = writes.view(0, 41)
+    assert view.intent == Intent(30, 41, 12) and view.intent_rows_stored == 12
+    assert view.stored_below_intent == 29
+    writes.write_intent(0, Intent(42, 50, 9))
+    reads, inserts = client.of("query"), client.of("insert")
+    assert len(reads) >= 4, "positions, the last intent, its stored rows and what lies below it"
+    assert all(call.settings == {"select_sequential_consistency": 1} for call in reads)
+    (intent,) = inserts
+    assert intent.target == "ingest_batches" and intent.rows == [["pdtrail.events", 0, 42, 50, 9]]
+    assert intent.settings["insert_quorum"] == "auto" and intent.settings["distributed_foreground_insert"] == 1
+
+
+def test_one_server_reads_and_writes_carry_no_cluster_settings() -> None:
+    client = RecordingClient(answers=_answers)
+    writes = _store_writes(client, StoreSettings(dsn="https://clickhouse.example:8443"))
+    writes.stored_positions()
+    writes.write_intent(0, Intent(42, 50, 9))
+    assert [call.settings for call in client.calls] == [{}, {}]
+
+
+def test_a_batch_decoded_one_by_one_is_inserted_with_the_quorum_and_its_token() -> None:
+    settings = Settings(store=CLUSTER)
+    client = RecordingClient(answers=lambda sql: [] if "event_id" in sql else None)
+    decoder = BatchDecoder(settings, cast(Any, client), EventCodec())
+    assert decoder.engine is None, "a server store is decoded one message at a time"
+    row = [None] * len(COLUMNS)
+    row[COLUMNS.index("event_id")] = "0190f0a0-0000-7000-8000-000000000001"
+    row[COLUMNS.index("subject_key")] = "ab" * 32
+    row[COLUMNS.index("kafka_offset")] = 7
+    row[COLUMNS.index("occurred_at")] = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
+    decoded = _Rows(cast(Any, client), RowBatch(rows=[row]), decoder.consistency)
+    assert decoded.drop_stored() == 0
+    decoded.insert(202611, "pdtrail.events/0/7-7/202611")
+    (read,), (insert,) = client.of("query"), client.of("insert")
     assert read.settings == {"select_sequential_consistency": 1}
-    assert client.tables["events"] == [{"a": 1, "b": 2}]
+    assert insert.target == "events" and insert.rows == [row]
+    assert insert.settings["insert_deduplication_token"] == "pdtrail.events/0/7-7/202611"
+    assert insert.settings["insert_quorum"] == "auto" and insert.settings["insert_quorum_parallel"] == 0
+
+
+def test_the_integrity_chain_is_picked_up_with_sequential_reads() -> None:
+    # A partition with nothing checkpointed and nothing stored yet: the two reads of resume().
+    client = RecordingClient(answers=lambda sql: [])
+    settings = Settings(store=CLUSTER)
+    recorder = IntegrityRecorder(settings, cast(Any, client), Signer(Ed25519PrivateKey.generate()), {})
+    recorder.resume(0)
+    reads = client.of("query")
+    assert len(reads) == 2 and all(call.settings == {"select_sequential_consistency": 1} for call in reads)
