@@ -47,7 +47,7 @@ class AuditConsumer:
     be decoded or validated, or is larger than ``consumer.max_event_bytes``, goes to the dead-letter
     topic with its reason; the loop carries on. A failed insert is retried with back-off, committing
     nothing, until it succeeds or ``stop()`` is called. ``metrics`` holds its Prometheus metrics; with
-    ``consumer.metrics_port`` set, ``run()`` serves them and ``/health`` on 127.0.0.1.
+    ``consumer.metrics_port`` set, ``run()`` serves them and ``/health`` on ``consumer.metrics_host``.
     """
 
     def __init__(
@@ -204,8 +204,9 @@ class AuditConsumer:
         settings = self._settings.consumer
         server = None
         if settings.metrics_port:
-            server = MetricsServer(self.metrics, self.health, port=settings.metrics_port).start()
-            logger.info("metrics on http://127.0.0.1:%d/metrics", server.port)
+            host = settings.metrics_host
+            server = MetricsServer(self.metrics, self.health, host=host, port=settings.metrics_port).start()
+            logger.info("metrics on http://%s:%d/metrics", f"[{host}]" if ":" in host else host, server.port)
         self._subscribe()
         self._store.set_state(RUNNING)
         idle_since = time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,13 +60,18 @@ class ConsumerMetrics:
         return generate_latest(self.registry)
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class MetricsServer:
     """``/metrics`` and ``/health`` for one consumer on ``host:port`` (0 = a free port), in a thread."""
 
     def __init__(
         self, metrics: ConsumerMetrics, health: Callable[[], dict[str, Any]], *, host: str = "127.0.0.1", port: int = 0
     ) -> None:
-        self._httpd = ThreadingHTTPServer((host, port), _handler(metrics, health))
+        server = _IPv6Server if ":" in host else ThreadingHTTPServer
+        self._httpd = server((host, port), _handler(metrics, health))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="pdtrail-metrics", daemon=True)
 

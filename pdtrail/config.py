@@ -9,6 +9,7 @@ rejected with a message that names them, so a typo never silently falls back to 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -217,8 +218,23 @@ class ConsumerSettings(_Section):
         1024 * 1024, ge=1024, description="A message above this size goes to the dead-letter topic as oversized."
     )
     metrics_port: int = Field(
-        0, ge=0, le=65535, description="Serve /metrics (Prometheus) and /health on 127.0.0.1:port; 0 = off."
+        0, ge=0, le=65535, description="Serve /metrics (Prometheus) and /health on metrics_host:port; 0 = off."
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="The address /metrics and /health listen on: 127.0.0.1 (this machine only, the default), "
+        "0.0.0.0 or :: (every interface: a container that Prometheus scrapes), or one interface's address.",
+    )
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        # An address, not a name: a name could resolve to an interface nobody meant to expose.
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError("must be an IP address (127.0.0.1, 0.0.0.0, ::, or an interface's)") from None
+
     columnar: bool = Field(
         True, description="Let the embedded engine parse and check the Avro of a batch; off: one message at a time."
     )

@@ -39,6 +39,12 @@ def _get_json(url: str, token: str | None = None) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def _reachable(host: str) -> str:
+    """Where this machine reaches a server listening on ``host`` (every interface: the loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
+
+
 def _check_consumer(settings: Settings) -> dict[str, Any]:
     from pdtrail.consumers._metrics import HEALTHY_STATES
     from pdtrail.store import read_owner
@@ -47,7 +53,7 @@ def _check_consumer(settings: Settings) -> dict[str, Any]:
     port = settings.consumer.metrics_port
     try:
         if port:
-            _, report = _get_json(f"http://127.0.0.1:{port}/health")
+            _, report = _get_json(f"http://{_reachable(settings.consumer.metrics_host)}:{port}/health")
         elif owner is not None:
             _, report = _get_json(f"{owner.url}/v1/health", owner.token)
             report = report.get("consumer", {})

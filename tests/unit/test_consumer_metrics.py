@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from pdtrail.config import Settings
 from pdtrail.consumers import ConsumerMetrics
 from pdtrail.consumers._metrics import MetricsServer
 
@@ -50,3 +53,24 @@ def test_health_answers_by_state_and_metrics_are_prometheus_text(state: str, sta
         assert _get(f"http://127.0.0.1:{server.port}/nope")[0] == 404
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1", "::"])
+def test_pdtrail_health_reaches_the_consumer_on_the_address_it_listens_on(host: str, isolated_env: None) -> None:
+    if ":" in host and not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    from pdtrail._cli._ops_cmds import _check_consumer
+
+    server = MetricsServer(ConsumerMetrics(), lambda: {"state": "running", "stored": 3}, host=host).start()
+    try:
+        settings = Settings(consumer={"metrics_port": server.port, "metrics_host": host})
+        checked = _check_consumer(settings)
+        assert checked["ok"] is True and checked["state"] == "running", checked
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("host", ["localhost", "metrics.example", "0.0.0.0.0", "", "127.0.0.1:9464"])
+def test_the_metrics_address_must_be_an_ip_address(host: str, isolated_env: None) -> None:
+    with pytest.raises(ValidationError, match="metrics_host"):
+        Settings(consumer={"metrics_host": host})

@@ -129,7 +129,9 @@ def test_compose_runs_the_production_like_stack() -> None:
     for name in ("consumer", "desk"):
         assert pdtrail[name]["healthcheck"]["test"] == ["CMD", "pdtrail", "health"]
     assert all(s["user"] == "10001:10001" and s["read_only"] for s in pdtrail.values())
-    assert services["prometheus"]["network_mode"] == "service:consumer"
+    # Prometheus scrapes the consumer by its service name: the consumer listens on every interface.
+    assert "network_mode" not in services["prometheus"]
+    assert services["consumer"]["environment"]["PDTRAIL_CONSUMER__METRICS_HOST"] == "0.0.0.0"
     # The desk's health check must not look for a consumer in its own container.
     assert pdtrail["desk"]["environment"] == {
         "PDTRAIL_CONFIG": "/run/secrets/pdtrail_config",
