@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["consumer"] = c = consume(settings, client, args.events)
             print(
                 f"run {run} ({load()}): consumer {c['events_per_s']:,.0f} events/s ({c['seconds']:.1f}s, "
-                f"{c['checkpoints']} checkpoints), peak RSS {c['peak_rss_mb']:.0f} MB "
+                f"{c['batches']} batches, {c['checkpoints']} checkpoints), peak RSS {c['peak_rss_mb']:.0f} MB "
                 f"(before the run {c['rss_before_mb']:.0f} MB)"
             )
             result["verify"] = v = verify_rate(settings, client)

@@ -8,7 +8,7 @@ countries and Swedish organisation numbers of the row as arrays, the raw event i
 of its type). ``CHECK_SQL`` then judges the rows of every type in one pass (one query to analyse, not
 one per type): ``ok`` holds only where the event models
 would accept the message *and* store exactly this row: every label 1-200 characters with nothing to
-strip and no ``@`` or personnummer-like digit run, every identifier of the dotted form, the subject
+strip and nothing the identifier detector's quick search matches, every identifier of the dotted form, the subject
 key 64 hex, a canonical UUID, a time the engine can hold, a Swedish organisation number with a valid
 check digit, the cross-field rules (consent on a consent basis, a reason for a refused or extended
 answer), valid UTF-8, and the framing seal intact. Anything else goes to the per-message path, which
@@ -28,7 +28,15 @@ from pdtrail.store._columns import COLUMNS
 # Limits of the models (schemas/_vocabulary.py, schemas/_events.py).
 _IDENTIFIER = r"^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$"
 
-_PERSONNUMMER_LIKE = r"[0-9]{6}[-+]?[0-9]{4}"  # wider than the models' check: more goes the slow way
+# The identifier detector's quick search (schemas/_clear_identifiers.py ``_MAYBE``) in RE2, on every text of
+# the row: an "@", a run of ten digits with any gaps of ASCII non-letters, or a character beyond ASCII that
+# is not a Latin letter (it might read as a digit or a separator once normalised). What matches goes the
+# slow way, where the models' detector decides; what does not cannot hold an identifier in clear.
+# RE2 has neither look-behind nor possessive gaps; neither changes what matches, only how fast.
+MAYBE_IDENTIFIER_SQL = (
+    r"@|[0-9](?:[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f]*[0-9]){9}"
+    r"|[^\\x00-\\x7f\\x{c0}-\\x{d6}\\x{d8}-\\x{f6}\\x{f8}-\\x{24f}]"
+)
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # DateTime64(6) holds 1900-01-01 .. 2299-12-31; microseconds since the epoch.
 EARLIEST_US, LATEST_US = -2208988800_000000, 10413791999_000000
@@ -43,9 +51,9 @@ def _edge(first_byte: str) -> str:
 _LABEL = (
     "x -> lengthUTF8(x) BETWEEN 1 AND 200 AND " + _edge("reinterpretAsUInt8(x)") + " AND "
     + _edge("reinterpretAsUInt8(substringUTF8(x, lengthUTF8(x), 1))")
-    + f" AND position(x, '@') = 0 AND NOT match(x, '{_PERSONNUMMER_LIKE}')"
+    + f" AND NOT match(x, '{MAYBE_IDENTIFIER_SQL}')"
 )  # fmt: skip
-_IDENT = f"x -> length(x) <= 64 AND match(x, '{_IDENTIFIER}')"
+_IDENT = f"x -> length(x) <= 64 AND match(x, '{_IDENTIFIER}') AND NOT match(x, '{MAYBE_IDENTIFIER_SQL}')"
 _DIGITS = "replaceRegexpAll(x, '[ .-]', '')"
 _SE_ORG = (
     f"x -> match(x, '^[0-9 .-]+$') AND match({_DIGITS}, '^[0-9]{{10}}$') AND substring({_DIGITS}, 3, 1) >= '2' "

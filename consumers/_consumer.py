@@ -30,7 +30,7 @@ from pdtrail.consumers._redrive import recent_origins
 from pdtrail.consumers._store_writes import Abandoned, ConsumeStats, StoreWrites, first_line
 from pdtrail.errors import LIBRDKAFKA_LOGGER
 from pdtrail.producers import producer_config
-from pdtrail.schemas import EventCodec, might_hold_identifier
+from pdtrail.schemas import EventCodec
 
 if TYPE_CHECKING:
     from pdtrail.integrity import IntegrityRecorder
@@ -73,10 +73,6 @@ class AuditConsumer:
         self._stepping_aside = False
         self._dead_letters = DeadLetterWriter(producer_config(settings), settings.kafka.dead_letter_topic)
         self._decoder = BatchDecoder(settings, client, codec or EventCodec())
-        if self._decoder.engine is not None:
-            # The engine's checks mirror the models' rules but not the identifier detector: a message whose
-            # bytes might hold an identifier in clear is judged one by one, by the models (refused: invalid).
-            self._decoder.engine.prefilter = might_hold_identifier
         if recorder is None:
             from pdtrail.integrity import IntegrityRecorder, signer_from_settings
 

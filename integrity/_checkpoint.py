@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,12 @@ class Checkpoint:
     signature: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Fields and fresh lists of their values: dataclasses.asdict deep-copies each of the thousand
+        # offsets and prefixes one by one (a seventh of the consumer's time on the ingest profile).
+        return {name: list(value) if isinstance(value, list) else value for name, value in self._fields()}
+
+    def _fields(self) -> list[tuple[str, Any]]:
+        return [(name, getattr(self, name)) for name in COLUMNS]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
