@@ -146,3 +146,22 @@ def test_every_operation_keeps_the_documented_contract(desk_app: tuple[Any, str]
     failures, described, phases = _run(app, token)
     assert not failures, f"{sum(failures.values())} failures {dict(failures)}:\n" + "\n".join(sorted(set(described)))
     assert {"examples", "coverage", "fuzzing", "stateful"} <= {p.split(".")[-1].lower() for p in phases}, phases
+
+
+def test_the_document_links_a_looked_up_subject_to_every_view_and_declares_errors(desk_app: tuple[Any, str]) -> None:
+    app, _ = desk_app
+    paths = app.openapi()["paths"]
+    links = paths["/api/v1/subjects"]["post"]["responses"]["201"]["links"]
+    views = {
+        op["operationId"] for path, ops in paths.items() if path.startswith("/api/v1/subjects/{") for op in ops.values()
+    }
+    assert views and set(links) == views
+    assert {link["parameters"]["path.reference"] for link in links.values()} == {"$response.body#/subject"}
+    for path, operations in paths.items():
+        for operation in operations.values():
+            declared = set(operation["responses"])
+            assert {"401", "422"} <= declared, path
+            assert ("404" in declared) == ("{" in path), path
+            assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorBody"
+            }
