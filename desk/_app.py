@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pdtrail.config import Settings
 from pdtrail.desk._auth import TokenStore
+from pdtrail.desk._contract import document
 from pdtrail.desk._service import Desk
 from pdtrail.desk._sessions import SessionBook
 from pdtrail.desk._web import WebGuard
@@ -57,6 +58,7 @@ def create_app(
     app.include_router(_ui.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_error_handlers(app)
+    app.openapi = lambda: document(app, settings.desk.max_page_size)  # type: ignore[method-assign]
     return app
 
 
@@ -64,13 +66,16 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _error(request: Request, error: DeskError) -> Response:
+def _error(request: Request, error: DeskError, headers: Mapping[str, str] | None = None) -> Response:
     if _wants_json(request):
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if error.status == 401 else {})}
         return JSONResponse(error.as_json(), status_code=error.status, headers=headers)
     from pdtrail.desk._ui import error_page
 
-    return error_page(request, error)
+    page = error_page(request, error)
+    if headers and error.status != 401:  # a 401 page is a redirect to the sign-in
+        page.headers.update(headers)
+    return page
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -85,8 +90,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # a body FastAPI cannot read as JSON: like any other invalid body
+            return _error(request, DeskError(422, "invalid_parameter", "the body is not valid JSON", "body"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(request, DeskError(exc.status_code, code, str(exc.detail)))
+        # Starlette's 405 names the methods the path takes in ``Allow``: the client needs it (RFC 9110).
+        return _error(request, DeskError(exc.status_code, code, str(exc.detail)), exc.headers)
 
     @app.exception_handler(RetryableError)
     async def unavailable(request: Request, exc: RetryableError) -> Response:
