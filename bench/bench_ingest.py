@@ -241,6 +241,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=None, help="sustained: how long [60; quick 5]")
     parser.add_argument("--linger", type=float, default=0.2, help="sustained: the consumer's linger_s")
     parser.add_argument("--skip-kafka-engine", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=None, help="the consumer's batch_size [its default]")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args(argv)
     args.events = args.events or (20_000 if args.quick else 1_000_000)
@@ -285,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         produced_s = produce(base, base.kafka.topic, pool, args.events)
         print(f"   {args.events:,} events on {base.kafka.topic} in {produced_s:.1f}s (not timed)")
         for run in range(1, args.runs + 1):
-            settings = run_settings(base, f"r{run}")
+            settings = run_settings(base, f"r{run}", **({"batch_size": args.batch_size} if args.batch_size else {}))
             with bench.quiet_stderr():
                 ensure_topics(settings)
             client = connect(settings)

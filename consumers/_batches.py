@@ -1,9 +1,10 @@
 """A batch decoded one message at a time, as rows: dropped when stored already, inserted month by month.
 
-ClickHouse writes an insert one partition (month) at a time, so an insert spanning months is not
-atomic. One insert per month is: it lands whole or not at all, and its deduplication token
-(topic, partition, offset range, month: ``_planner.insert_token``) makes a replay of the same batch
-after a crash a no-op for the months that landed.
+ClickHouse writes an insert one partition (month) at a time, so on a table partitioned by month an
+insert spanning months is not atomic. One insert per month is: it lands whole or not at all, and its
+deduplication token (topic, partition, offset range, month: ``_planner.insert_token``) makes a replay of
+the same batch after a crash a no-op for the months that landed. Since migration 0006 ``events`` is not
+partitioned: there, a batch is one insert (``ALL_MONTHS``), atomic all the same.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pdtrail.integrity._canonical import row_leaves
 from pdtrail.store._columns import COLUMNS
 from pdtrail.store._consistency import StoreConsistency
 
-__all__ = ["RowBatch", "by_month", "insert_token", "stored_ids_parameters", "without_duplicates"]
+__all__ = ["ALL_MONTHS", "RowBatch", "by_month", "insert_token", "stored_ids_parameters", "without_duplicates"]
 
 _OCCURRED = COLUMNS.index("occurred_at")
 _EVENT_ID, _SUBJECT_KEY, _OFFSET = (
@@ -31,6 +32,16 @@ _EVENT_ID, _SUBJECT_KEY, _OFFSET = (
 )
 STORED_IDS_SQL = (Path(__file__).parent / "stored_ids.sql").read_text()
 _ONE_SERVER = StoreConsistency()  # one server or the embedded store: no settings beyond the token
+
+
+# The insert unit of a store whose ``events`` table is not partitioned (migration 0006): one insert holds
+# every month of a batch and lands whole, so a batch is one insert, not one per month.
+ALL_MONTHS = 0
+
+
+def in_unit(row: Sequence[Any], month: int) -> bool:
+    """Whether ``row`` belongs to the insert of ``month`` (every row, for ALL_MONTHS)."""
+    return month == ALL_MONTHS or month_of(row) == month
 
 
 def month_of(row: Sequence[Any]) -> int:
@@ -94,7 +105,7 @@ class RowBatch:
         return {month: len(rows) for month, rows in by_month(self.rows).items()}
 
     def insert(self, client: Client, month: int, token: str, consistency: StoreConsistency = _ONE_SERVER) -> None:
-        rows = [row for row in self.rows if month_of(row) == month]
+        rows = [row for row in self.rows if in_unit(row, month)]
         if rows:
             client.insert("events", rows, column_names=COLUMNS, settings=consistency.insert_settings(token))
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from pdtrail.consumers._batches import RowBatch, month_of, stored_ids_parameters
+from pdtrail.consumers._batches import ALL_MONTHS, RowBatch, in_unit, stored_ids_parameters
 from pdtrail.consumers._columnar_sql import CHECK_SQL, EARLIEST_US, LATEST_US, select_sql, wrapper_schema
 from pdtrail.consumers._decode import Poison
 from pdtrail.integrity._canonical import LEAF_SQL
@@ -129,8 +129,8 @@ class StagedBatch:
         return months
 
     def insert(self, month: int, token: str) -> None:
-        if self._staged is not None and any(r[2] == month for r in self._kept()):
-            source = self._staged.replace("-*.native", f"-{int(month)}.native")
+        if self._staged is not None and any(month in (ALL_MONTHS, r[2]) for r in self._kept()):
+            source = self._staged if month == ALL_MONTHS else self._staged.replace("-*.native", f"-{int(month)}.native")
             dropped = ", ".join(str(o) for o in sorted(self._dropped)) or "NULL"
             columns = ", ".join(COLUMNS)
             # Settings in the statement: passed as client settings, each insert would read the session's first.
@@ -140,7 +140,7 @@ class StagedBatch:
                 f"SELECT {columns} FROM {source} "
                 f"WHERE ok AND kafka_offset NOT IN ({dropped})"
             )
-        if any(month_of(row) == month for row in self.slow.rows):
+        if any(in_unit(row, month) for row in self.slow.rows):
             self.slow.insert(self._client, month, token + "/one-by-one")
 
     def leaves(self) -> tuple[list[int], list[bytes], list[str]]:

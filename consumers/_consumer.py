@@ -305,7 +305,7 @@ class AuditConsumer:
                 logger.info("dropped %d events stored already (same event_id)", dropped)
                 self.stats.duplicates_dropped += dropped
                 self.metrics.duplicates.inc(dropped)
-            months = decoded.months()
+            months = self._decoder.insert_units(decoded)
             steps = plan.plan_flush(
                 state, self._topic, months=months, dead_letters=len(decoded.poison), dropped=dropped
             )

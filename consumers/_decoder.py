@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from clickhouse_connect.driver.client import Client
 
 from pdtrail.config import Settings
-from pdtrail.consumers._batches import RowBatch
+from pdtrail.consumers._batches import ALL_MONTHS, RowBatch
 from pdtrail.consumers._columnar import EngineDecoder
 from pdtrail.consumers._decode import Poison, TextCheck, judge
 from pdtrail.schemas import EventCodec, load_register
@@ -60,6 +60,18 @@ class _Rows:
         pass
 
 
+def _events_unpartitioned(client: Client) -> bool:
+    """Whether ``events`` is one MergeTree table without a partition key (migration 0006 applied). A
+    Distributed table (cluster mode) or a store that cannot say keeps one insert per month: always safe."""
+    try:
+        rows = client.query(
+            "SELECT engine, partition_key FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
+        ).result_rows
+    except Exception:  # a store that cannot answer: the per-month inserts are right on every layout
+        return False
+    return bool(rows) and str(rows[0][0]).endswith("MergeTree") and not str(rows[0][1]).strip()
+
+
 class BatchDecoder:
     """Decodes the batches of one consumer: through the engine when the store is embedded (and
     ``consumer.columnar``), else one message at a time. ``text_check``: a per-message check of free
@@ -87,6 +99,15 @@ class BatchDecoder:
         if columnar is None:
             columnar = settings.consumer.columnar and embedded_path(settings) is not None
         self.engine = EngineDecoder(client, self._topic, self._limit, codec.catalog) if columnar else None
+        self.whole_batch = _events_unpartitioned(client)
+
+    def insert_units(self, decoded: DecodedBatch) -> dict[int, int]:
+        """Rows per insert: per yyyymm where ``events`` is partitioned by month (an insert lands whole only
+        within one partition), else the whole batch as one insert (``ALL_MONTHS``)."""
+        months = decoded.months()
+        if self.whole_batch and months:
+            return {ALL_MONTHS: sum(months.values())}
+        return months
 
     def decode(self, partition: int, messages: list[Any], received: dt.datetime) -> DecodedBatch:
         if self.engine is not None:

@@ -129,9 +129,15 @@ def test_one_server_reads_and_writes_carry_no_cluster_settings() -> None:
 
 def test_a_batch_decoded_one_by_one_is_inserted_with_the_quorum_and_its_token() -> None:
     settings = Settings(store=CLUSTER)
-    client = RecordingClient(answers=lambda sql: [] if "event_id" in sql else None)
+
+    def answers(sql: str) -> list[tuple[Any, ...]] | None:
+        return [("Distributed", "")] if "system.tables" in sql else [] if "event_id" in sql else None
+
+    client = RecordingClient(answers=answers)
     decoder = BatchDecoder(settings, cast(Any, client), EventCodec())
     assert decoder.engine is None, "a server store is decoded one message at a time"
+    assert not decoder.whole_batch, "through a Distributed table a batch is inserted month by month"
+    client.calls.clear()
     row = [None] * len(COLUMNS)
     row[COLUMNS.index("event_id")] = "0190f0a0-0000-7000-8000-000000000001"
     row[COLUMNS.index("subject_key")] = "ab" * 32
