@@ -26,13 +26,13 @@ from pdtrail.desk._service import Desk
 from pdtrail.desk._sessions import Session, SessionBook, same_token
 from pdtrail.desk.exceptions import DeskError, invalid
 from pdtrail.queries._labels import register_labels, say
-from pdtrail.queries._report_text import column
+from pdtrail.queries._report_text import column, value
 from pdtrail.schemas import load_register
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # A column whose values are register codes is shown by their labels (the code stays in the cell's title).
-templates.env.globals.update(say=say, column=column, LABELLED={
+templates.env.globals.update(say=say, column=column, value=value, LABELLED={
     "purpose": "purposes", "purposes": "purposes", "legal_basis": "legal_bases", "legal_bases": "legal_bases",
     "data_categories": "categories", "categories": "categories", "category": "categories",
     "event_type": "event_types", "collection_source": "collection_sources",
@@ -283,6 +283,8 @@ def subject_page(reference: str, tab: str, request: Request) -> Response:
     elif tab in STATE_TABS:
         context["rows"] = rows = desk.state_at(who, case, tab, until)
         context["columns"] = _columns(tab, rows)
+        if tab == "retention_status":
+            context["marks"] = _retention_marks(rows, until or dt.datetime.now(dt.UTC))
     elif tab == "lineage":
         graph = desk.graph(who, case, since, until)
         context["graph"] = graph.as_dict() if hasattr(graph, "as_dict") else graph
@@ -324,6 +326,24 @@ def _timeline(
         "first_page": link(),
         **_pager(query, offset, size, offset + size < view.total),
     }  # fmt: skip
+
+
+DUE_SOON = dt.timedelta(days=30)
+
+
+def _retention_marks(rows: list[dict[str, Any]], at: dt.datetime) -> list[str]:
+    """Per row: ``overdue`` (the period has run out and nothing erased the data), ``due`` (it runs out
+    within 30 days of ``at``) or nothing; the page marks those rows so they are seen first."""
+    marks = []
+    for row in rows:
+        due = dt.datetime.fromisoformat(row["due_at"]) if row.get("due_at") else None
+        if row.get("status") == "overdue":
+            marks.append("overdue")
+        elif row.get("status") == "retained" and due is not None and due - at <= DUE_SOON:
+            marks.append("due")
+        else:
+            marks.append("")
+    return marks
 
 
 def _pager(query: dict[str, str], offset: int, size: int, has_more: bool) -> dict[str, str | None]:
