@@ -24,13 +24,13 @@ def _row(n: int, event_type: str, purpose: str, actor: str, **more: Any) -> dict
             "data_categories": ["name"], **more}  # fmt: skip
 
 
+OPERATOR = {"party_name": "Städlaget i Norr AB", "party_country": "SE", "party_role": "processor"}
+BOOKKEEPER = {"party_name": "Siffra Redovisning AB", "party_country": "SE", "party_role": "processor"}
 ROWS = [
     _row(1, "personal_data.collected", "booking.handling", "web", collection_source="data_subject"),
-    _row(2, "personal_data.shared", "booking.handling", "dispatch", party_name="Städlaget i Norr AB",
-         party_country="SE", party_role="processor"),  # fmt: skip
+    _row(2, "personal_data.shared", "booking.handling", "dispatch", **OPERATOR),
     _row(3, "personal_data.accessed", "customer_service", "emp-1", access_kind="view", resource="customer-record"),
-    _row(4, "personal_data.shared", "legal_obligation.bookkeeping", "books", party_name="Siffra Redovisning AB",
-         party_country="SE", party_role="processor"),  # fmt: skip
+    _row(4, "personal_data.shared", "legal_obligation.bookkeeping", "books", **BOOKKEEPER),
 ]
 
 
@@ -55,7 +55,7 @@ def test_counts_filters_and_findings_on_their_rows() -> None:
 def test_sorting_and_paging_speak_of_the_whole_period() -> None:
     assert [r["actor_id"] for r in _view(sort="actor").rows] == ["books", "dispatch", "emp-1", "web"]
     assert [r["event_id"] for r in _view(sort="time", descending=True).rows] == ["e4", "e3", "e2", "e1"]
-    assert [r["event_type"] for r in _view(sort="type").rows][0] == "personal_data.accessed"
+    assert _view(sort="type").rows[0]["event_type"] == "personal_data.accessed"
     second = _view(offset=2, size=2)
     assert [r["event_id"] for r in second.rows] == ["e3", "e4"] and second.shown_from == 3 and second.total == 4
     assert _view(offset=10).rows == []  # past the end: the page says so (the template), not "nothing"
