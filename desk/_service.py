@@ -34,6 +34,7 @@ from pdtrail.queries import (
     record_lookup,
     reports,
 )
+from pdtrail.queries._labels import register_labels
 from pdtrail.schemas import SubjectKind, guess_subject_kind, load_register
 
 
@@ -174,7 +175,9 @@ class Desk:
         return graph
 
     def picture(self, graph: Any) -> tuple[bytes, str]:
-        image = reports.lineage_picture(graph)
+        # Purposes, bases and categories by their labels in the register the desk checks against.
+        labels = register_labels(load_register(self.settings.processing_register.path))
+        image = reports.lineage_picture(graph, labels=labels)
         return image, ("image/png" if image[:8] == b"\x89PNG\r\n\x1a\n" else "image/svg+xml")
 
     def findings(

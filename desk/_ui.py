@@ -9,6 +9,7 @@ identifier is posted once in a form; every page after that carries only the case
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from pdtrail.desk import _timeline_view
 from pdtrail.desk._auth import Permission, Principal
 from pdtrail.desk._cases import PURPOSES, check_reference
 from pdtrail.desk._service import Desk
 from pdtrail.desk._sessions import Session, SessionBook, same_token
 from pdtrail.desk.exceptions import DeskError, invalid
+from pdtrail.queries._labels import register_labels, say
+from pdtrail.queries._report_text import column, value
+from pdtrail.schemas import load_register
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# A column whose values are register codes is shown by their labels (the code stays in the cell's title).
+templates.env.globals.update(say=say, column=column, value=value, LABELLED={
+    "purpose": "purposes", "purposes": "purposes", "legal_basis": "legal_bases", "legal_bases": "legal_bases",
+    "data_categories": "categories", "categories": "categories", "category": "categories",
+    "event_type": "event_types", "collection_source": "collection_sources",
+})  # fmt: skip
 COOKIE = "pdtrail_desk"
 LOGIN_COOKIE = "pdtrail_desk_login"  # the sign-in form's CSRF token, before there is a session
 TABS = {
@@ -104,10 +115,27 @@ def _int(request: Request, name: str, default: int) -> int:
         raise invalid(name, "must be a whole number") from None
 
 
+_SUBJECT_PATH = re.compile(r"^/subjects/([^/]+)/")
+
+
 def error_page(request: Request, error: DeskError) -> Response:
+    """The error inside the desk's layout: signed in, the header's navigation stays; on a subject's
+    page whose case the DPO holds, the case's tabs stay too, so the next click is one away."""
     if error.status == 401:
         return RedirectResponse("/login", status_code=303)
-    return templates.TemplateResponse(request, "error.html", {"error": error}, status_code=error.status)
+    context: dict[str, Any] = {"error": error, "who": None, "case": None, "tabs": TABS, "tab": None, "window": ""}
+    try:
+        context["who"] = who = _principal(request)
+        found = _SUBJECT_PATH.match(request.url.path)
+        if found:
+            context["case"] = _desk(request).case(who, check_reference(found.group(1)))
+    except DeskError:
+        pass  # not signed in, or not this DPO's case: the plain error
+    return templates.TemplateResponse(request, "error.html", context, status_code=error.status)
+
+
+def _labels(desk: Desk) -> dict[str, Any]:
+    return register_labels(load_register(desk.settings.processing_register.path))
 
 
 def _login_page(request: Request, message: str | None, status: int = 200) -> Response:
@@ -242,21 +270,80 @@ def subject_page(reference: str, tab: str, request: Request) -> Response:
     }  # fmt: skip
     window = {k: v for k, v in (("since", context["since"]), ("until", context["until"])) if v}
     context["window"] = urlencode(window)
-    if tab in PAGED_TABS:
+    context["labels"] = _labels(desk)
+    if tab == "timeline":
+        context.update(_timeline(request, desk, who, case, since, until, offset, window, context["may_findings"]))
+    elif tab in PAGED_TABS:
         size = _page_size(desk)
         page = desk.page(who, case, tab, since, until, size, offset)
         context["rows"] = page.rows
         context["columns"] = _columns(tab, page.rows)
         context.update(_pager(window, offset, size, page.has_more))
+        context["past_end"] = offset > 0 and not page.rows
     elif tab in STATE_TABS:
         context["rows"] = rows = desk.state_at(who, case, tab, until)
         context["columns"] = _columns(tab, rows)
+        if tab == "retention_status":
+            context["marks"] = _retention_marks(rows, until or dt.datetime.now(dt.UTC))
     elif tab == "lineage":
         graph = desk.graph(who, case, since, until)
         context["graph"] = graph.as_dict() if hasattr(graph, "as_dict") else graph
     elif tab == "findings":
         context["rows"] = desk.findings(who, case, since, until) if context["may_findings"] else None
     return templates.TemplateResponse(request, "subject.html", context)
+
+
+def _timeline(
+    request: Request, desk: Desk, who: Principal, case: Any, since: dt.datetime | None, until: dt.datetime | None,
+    offset: int, window: dict[str, str], may_findings: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """The timeline tab: the period read whole (up to the largest page), filtered, sorted and paged here."""
+    params = request.query_params
+    chosen = {k: params.get(k, "").strip() for k in ("type", "purpose", "sort", "order")}
+    largest, size = desk.settings.desk.max_page_size, _page_size(desk)
+    page = desk.page(who, case, "timeline", since, until, largest, 0)
+    findings = desk.findings(who, case, since, until) if may_findings else []
+    view = _timeline_view.build(
+        page.rows, findings=findings, labels=_labels(desk), event_type=chosen["type"], purpose=chosen["purpose"],
+        sort=chosen["sort"], descending=chosen["order"] == "desc", offset=offset, size=size, capped=page.has_more,
+    )  # fmt: skip
+    query = {**window, **{k: v for k, v in chosen.items() if v}}
+    current = view.chosen
+
+    def link(**changed: str) -> str:
+        return f"?{urlencode({k: v for k, v in {**query, **changed}.items() if v})}"
+
+    flip = {"asc": "desc", "desc": "asc"}
+    return {
+        "sort_links": {
+            name: link(sort=name, order=flip[current["order"]] if current["sort"] == name else "asc")
+            for name in _timeline_view.SORTS
+        },
+        "type_links": {kind: link(type=kind) for kind, _ in view.counts},
+        "all_types": link(type=""),
+        "timeline": view, "rows": view.rows, "query": query,
+        "past_end": offset > 0 and offset >= view.total,
+        "first_page": link(),
+        **_pager(query, offset, size, offset + size < view.total),
+    }  # fmt: skip
+
+
+DUE_SOON = dt.timedelta(days=30)
+
+
+def _retention_marks(rows: list[dict[str, Any]], at: dt.datetime) -> list[str]:
+    """Per row: ``overdue`` (the period has run out and nothing erased the data), ``due`` (it runs out
+    within 30 days of ``at``) or nothing; the page marks those rows so they are seen first."""
+    marks = []
+    for row in rows:
+        due = dt.datetime.fromisoformat(row["due_at"]) if row.get("due_at") else None
+        if row.get("status") == "overdue":
+            marks.append("overdue")
+        elif row.get("status") == "retained" and due is not None and due - at <= DUE_SOON:
+            marks.append("due")
+        else:
+            marks.append("")
+    return marks
 
 
 def _pager(query: dict[str, str], offset: int, size: int, has_more: bool) -> dict[str, str | None]:

@@ -26,6 +26,7 @@ class Node:
     kind: str  # source | purpose | recipient
     label: str
     detail: str = ""
+    legal_bases: list[str] = field(default_factory=list)  # of a purpose: every basis its events rested on
 
 
 @dataclass
@@ -76,7 +77,10 @@ def build_graph(flows: QueryResult) -> LineageGraph:
 
     for row in flows.as_dicts():
         purpose = f"purpose:{row['purpose']}"
-        nodes.setdefault(purpose, Node(purpose, "purpose", row["purpose"], ", ".join(sorted(row["legal_bases"]))))
+        node = nodes.setdefault(purpose, Node(purpose, "purpose", row["purpose"]))
+        # A purpose's flows come in one row per event type and party: its bases are the union of all of them.
+        node.legal_bases = sorted(set(node.legal_bases) | set(row["legal_bases"]))
+        node.detail = ", ".join(node.legal_bases)
         if row["event_type"] in sources:
             label = _party(row) if row["party_name"] else _SOURCE_LABELS.get(row["collection_source"], "")
             label = label or row["event_type"]

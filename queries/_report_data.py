@@ -9,10 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pdtrail.queries as queries_package
+from pdtrail.queries._labels import register_labels
 from pdtrail.queries._lineage import SubjectLineage
+from pdtrail.queries._report_art15 import art15_sections
 from pdtrail.queries._retention import RetentionRules
 from pdtrail.queries._runner import QueryResult, to_json_value
-from pdtrail.schemas import ProcessingRegister, SubjectKind, guess_subject_kind, normalise_identifier
+from pdtrail.schemas import ProcessingRegister, SubjectKind, guess_subject_kind, load_register, normalise_identifier
 
 logger = logging.getLogger("pdtrail.queries")
 REPORT_ROWS = 10_000  # per section; a report that hits it says so in "truncated"
@@ -92,12 +94,16 @@ def _common(
 def access_report(
     lineage: SubjectLineage, identifier: str, kind: SubjectKind | str | None = None,
     since: dt.datetime | None = None, until: dt.datetime | None = None, *, rules: RetentionRules | None = None,
+    register: ProcessingRegister | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The data subject's access report (GDPR Art. 15): purposes, categories, recipients, retention,
     sources, credit checks, consent and the event history. JSON-able as it is: the subject's portable
-    copy (Art. 20). An unknown subject gives a report with empty sections."""
+    copy (Art. 20). An unknown subject gives a report with empty sections, and still the controller,
+    the DPO, the rights and how to complain. ``register`` (default: the one ``rules`` came from, else
+    the shipped one) gives the declared purposes, the contacts and the plain-language labels."""
     report, _ = _common(lineage, identifier, kind, since, until)
     rules = rules if rules is not None else RetentionRules.from_register()
+    register = register or rules.register or load_register()
     retention = lineage.retention_status(identifier, kind=kind, at=until, rules=rules)
     categories = sorted({c for p in report["purposes"] for c in p["data_categories"]})
     return {
@@ -106,6 +112,7 @@ def access_report(
         "categories": categories,
         "retention": _rows(retention),
         "retention_note": rules.note or (f"processing register version {rules.version}" if rules.version else ""),
+        **art15_sections(register, sorted({p["purpose"] for p in report["purposes"]})),
     }
 
 
@@ -157,6 +164,7 @@ def complaint_report(
         "reference": reference,
         **report,
         "findings": findings_for(lineage, keys, since, until, register),
+        "labels": register_labels(register or load_register()),
         "integrity": {
             "how": [line.format(**span) for line in VERIFY_HOW],
             "checked": integrity,

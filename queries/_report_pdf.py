@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -15,14 +16,14 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from pdtrail.queries._labels import say
+from pdtrail.queries._report_pdf_art15 import BODY, CELL, HEAD, SECTIONS, art15_section, cell
 from pdtrail.queries._report_picture import lineage_drawing
-from pdtrail.queries._report_text import GRAPH_SV, LANGS, column, finding_kind, text, value
+from pdtrail.queries._report_text import GRAPH_SV, LANGS, column, finding_kind, period, text, value
 from pdtrail.queries.exceptions import InvalidQueryParameterError
 
 _STYLES = getSampleStyleSheet()
-_CELL = ParagraphStyle("cell", parent=_STYLES["BodyText"], fontSize=7, leading=8.5)
-_HEAD = ParagraphStyle("head", parent=_CELL, fontName="Helvetica-Bold")
-_BODY = ParagraphStyle("body", parent=_STYLES["BodyText"], fontSize=9, leading=11.5)
+_CELL, _HEAD, _BODY = CELL, HEAD, BODY
 _MONO = ParagraphStyle("mono", parent=_BODY, fontName="Courier", fontSize=7.5, leading=9.5)
 _WIDTH = A4[0] - 30 * mm
 
@@ -47,28 +48,61 @@ def _party(row: dict[str, Any], prefix: str) -> str:
     return f"{name} ({extra})" if name and extra else name
 
 
-def _detail(row: dict[str, Any]) -> str:
-    """One phrase for the type-specific columns of a timeline row."""
+_LINKS = {
+    "from": {"en": "from", "sv": "från"}, "by": {"en": "by", "sv": "av"}, "to": {"en": "to", "sv": "till"},
+    "as": {"en": "as", "sv": "som"}, "at": {"en": "at", "sv": "hos"}, "ref": {"en": "ref", "sv": "ref"},
+}  # fmt: skip
+
+
+def _detail(row: dict[str, Any], lang: str = "en") -> str:
+    """One phrase for the type-specific columns of a timeline row, in ``lang``."""
+
+    def w(word: str) -> str:
+        return _LINKS[word][lang]
+
     kind = row.get("event_type", "")
     party = _party({"p": row.get("party_name"), "p_country": row.get("party_country"),
                     "p_org_no": row.get("party_org_no")}, "p")  # fmt: skip
     if kind == "personal_data.collected":
-        return f"from {row.get('collection_source', '')}" + (f": {party}" if party else "")
+        source = say(_LABELS.get(), "collection_sources", row.get("collection_source", ""), lang)
+        return source + (f": {party}" if party else "")
     if kind == "personal_data.accessed":
-        return f"{row.get('access_kind', '')} {row.get('resource', '')} by {row.get('actor_id', '')}"
+        return f"{row.get('access_kind', '')} {row.get('resource', '')} {w('by')} {row.get('actor_id', '')}"
     if kind == "personal_data.shared":
-        return f"to {party} as {row.get('party_role', '')}"
+        return f"{w('to')} {party} {w('as')} {value(row.get('party_role', ''), lang)}"
     if kind == "credit_check.performed":
-        return f"at {party}, ref {row.get('reference', '')}" + (f", {row['outcome']}" if row.get("outcome") else "")
+        outcome = f", {row['outcome']}" if row.get("outcome") else ""
+        return f"{w('at')} {party}, {w('ref')} {row.get('reference', '')}{outcome}"
     fields = ("gdpr_right", "action", "outcome", "reference", "reason")
-    bits = [party, *(str(row.get(f) or "") for f in fields), f"by {row.get('actor_id', '')}"]
+    bits = [party, *(str(row.get(f) or "") for f in fields), f"{w('by')} {row.get('actor_id', '')}"]
     return ", ".join(b for b in bits if b)
 
 
-_COMPUTED = {"status", "state"}  # columns the report computes, in the report's language
+_COMPUTED = {"status", "state", "role"}  # columns the report computes, in the report's language
+
+
+class _Say:
+    """A cell shown by its plain-language label (``kind`` of code: purposes, categories, legal_bases)."""
+
+    def __init__(self, kind: str, field: str) -> None:
+        self.kind, self.field = kind, field
+
+    def __call__(self, row: dict[str, Any]) -> str:
+        return _plain(row.get(self.field))
+
+
+# The labels of the report being rendered (render_pdf sets them): a context variable, as the desk
+# renders reports for several DPOs at once on its worker threads.
+_LABELS: ContextVar[dict[str, Any] | None] = ContextVar("report_labels", default=None)
 
 
 def _shown(key: str, show: Callable[[dict[str, Any]], str], row: dict[str, Any], lang: str) -> str:
+    if isinstance(show, _Say):
+        return say(_LABELS.get(), show.kind, row.get(show.field), lang)
+    if show is _detail:
+        return _detail(row, lang)
+    if key == "retention" and row.get("retention"):
+        return period(str(row["retention"]), lang)
     if key in _COMPUTED:
         return value(show(row), lang)
     if key == "kind" and "detail" in row and "event_id" in row:  # a finding: its kind in words
@@ -84,7 +118,7 @@ def _table(rows: Sequence[dict[str, Any]], spec: Sequence[tuple[str, Cell, float
     if not rows:
         return Paragraph(escape(text("none", lang)), _BODY)
     head = [Paragraph(escape(column(key, lang)), _HEAD) for key, _, _ in spec]
-    body = [[Paragraph(escape(_shown(key, show, row, lang)), _CELL) for key, show, _ in spec] for row in rows]
+    body = [[cell(_shown(key, show, row, lang), _WIDTH * share) for key, show, share in spec] for row in rows]
     table = Table([head, *body], colWidths=[_WIDTH * share for _, _, share in spec], repeatRows=1)
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
@@ -100,45 +134,58 @@ def _get(key: str) -> Cell:
     return lambda row: _plain(row.get(key))
 
 
+def _purpose(key: str = "purpose") -> Cell:
+    return _Say("purposes", key)
+
+
+def _basis(key: str = "legal_basis") -> Cell:
+    return _Say("legal_bases", key)
+
+
+def _cats(key: str = "data_categories") -> Cell:
+    return _Say("categories", key)
+
+
 def _at(key: str) -> Cell:
     return lambda row: _when(row.get(key))
 
 
 _SECTIONS: dict[str, list[tuple[str, Cell, float]]] = {
-    "purposes": [("purpose", _get("purpose"), 0.22), ("legal_bases", _get("legal_bases"), 0.16),
-                 ("data_categories", _get("data_categories"), 0.34), ("first_at", _at("first_at"), 0.1),
+    "purposes": [("purpose", _purpose(), 0.22), ("legal_bases", _basis("legal_bases"), 0.16),
+                 ("data_categories", _cats(), 0.34), ("first_at", _at("first_at"), 0.1),
                  ("last_at", _at("last_at"), 0.1), ("events", _get("events"), 0.08)],
-    "recipients": [("recipient", lambda r: _party(r, "recipient"), 0.24),
-                   ("role", _get("role"), 0.09), ("purposes", _get("purposes"), 0.17),
-                   ("legal_bases", _get("legal_bases"), 0.11), ("categories", _get("categories"), 0.19),
+    "recipients": [("recipient", lambda r: _party(r, "recipient"), 0.22),
+                   ("role", _get("role"), 0.14), ("purposes", _purpose("purposes"), 0.17),
+                   ("legal_bases", _basis("legal_bases"), 0.13), ("categories", _cats("categories"), 0.16),
                    ("first_at", _at("first_at"), 0.09), ("last_at", _at("last_at"), 0.09)],
-    "retention": [("purpose", _get("purpose"), 0.2), ("category", _get("category"), 0.16),
-                  ("last_processed", _at("last_processed"), 0.14), ("retention_days", _get("retention_days"), 0.12),
+    "retention": [("purpose", _purpose(), 0.2), ("category", _cats("category"), 0.16),
+                  ("last_processed", _at("last_processed"), 0.14), ("retention", _get("retention"), 0.12),
                   ("due_at", _at("due_at"), 0.14), ("status", _get("status"), 0.24)],
-    "sources": [("occurred_at", _at("occurred_at"), 0.13), ("source", _get("collection_source"), 0.14),
-                ("source_party", lambda r: _party(r, "source_party") or "-", 0.25), ("purpose", _get("purpose"), 0.16),
-                ("data_categories", _get("data_categories"), 0.32)],
+    "sources": [("occurred_at", _at("occurred_at"), 0.13), ("source", _Say("collection_sources", "collection_source"),
+                                                             0.14),
+                ("source_party", lambda r: _party(r, "source_party") or "-", 0.25), ("purpose", _purpose(), 0.16),
+                ("data_categories", _cats(), 0.32)],
     "credit_checks": [("occurred_at", _at("occurred_at"), 0.13), ("bureau", lambda r: _party(r, "bureau"), 0.27),
                       ("reference", _get("reference"), 0.13), ("outcome", _get("outcome"), 0.11),
-                      ("purpose", _get("purpose"), 0.14), ("legal_basis", _get("legal_basis"), 0.22)],
-    "consent": [("purpose", _get("purpose"), 0.4), ("state", _get("state"), 0.2),
+                      ("purpose", _purpose(), 0.14), ("legal_basis", _basis(), 0.22)],
+    "consent": [("purpose", _purpose(), 0.4), ("state", _get("state"), 0.2),
                 ("changed_at", _at("changed_at"), 0.4)],
     "accesses": [("occurred_at", _at("occurred_at"), 0.13), ("actor", lambda r: f"{r['actor_id']} ({r['actor_role']})",
                                                               0.19),
                  ("access_kind", lambda r: f"{r['access_kind']} {r['resource']}", 0.18),
-                 ("purpose", _get("purpose"), 0.16), ("legal_basis", _get("legal_basis"), 0.12),
-                 ("data_categories", _get("data_categories"), 0.22)],
-    "events": [("occurred_at", _at("occurred_at"), 0.12), ("event_type", _get("event_type"), 0.19),
-               ("purpose", _get("purpose"), 0.15), ("legal_basis", _get("legal_basis"), 0.12),
-               ("data_categories", _get("data_categories"), 0.19), ("detail", _detail, 0.23)],
+                 ("purpose", _purpose(), 0.16), ("legal_basis", _basis(), 0.12),
+                 ("data_categories", _cats(), 0.22)],
+    "events": [("occurred_at", _at("occurred_at"), 0.12), ("event_type", _Say("event_types", "event_type"), 0.19),
+               ("purpose", _purpose(), 0.15), ("legal_basis", _basis(), 0.12),
+               ("data_categories", _cats(), 0.19), ("detail", _detail, 0.23)],
     "findings": [("occurred_at", _at("occurred_at"), 0.13),
                  ("kind", _get("kind"), 0.25),
-                 ("purpose", _get("purpose"), 0.15), ("actor", _get("actor_id"), 0.12),
+                 ("purpose", _purpose(), 0.15), ("actor", _get("actor_id"), 0.12),
                  ("detail", _get("detail"), 0.35)],
 }  # fmt: skip
 _ORDER = {
-    "access": ["purposes", "categories", "recipients", "retention", "sources", "credit_checks", "consent",
-               "lineage", "accesses", "events"],
+    "access": ["controller", "register_purposes", "purposes", "categories", "recipients", "retention", "sources",
+               "automated", "rights", "complaint", "credit_checks", "consent", "lineage", "accesses", "events"],
     "complaint": ["events", "purposes", "recipients", "accesses", "credit_checks", "consent", "findings",
                   "lineage", "integrity"],
 }  # fmt: skip
@@ -149,12 +196,19 @@ def _heading(title: str) -> Paragraph:
 
 
 def _section(name: str, report: dict[str, Any], lang: str) -> list[Flowable]:
+    if name in SECTIONS:
+        return art15_section(name, report, lang, _WIDTH)
     title = text("timeline" if name == "events" and report["report"] == "complaint" else name, lang)
+    if name == "purposes" and "register_purposes" in report:  # the declared purposes come first
+        title = text("purposes_in_log", lang)
     if name == "categories":
-        body: Flowable = Paragraph(escape(", ".join(report["categories"]) or text("none", lang)), _BODY)
+        shown = say(report.get("labels"), "categories", report["categories"], lang)
+        body: Flowable = Paragraph(escape(shown or text("none", lang)), _BODY)
     elif name == "lineage":
         headings = tuple(text("picture_headings", lang).split("|"))
-        drawing = lineage_drawing(report["lineage"], headings, GRAPH_SV if lang == "sv" else None)
+        drawing = lineage_drawing(
+            report["lineage"], headings, GRAPH_SV if lang == "sv" else None, labels=report.get("labels"), lang=lang
+        )
         scale = min(1.0, _WIDTH / drawing.width)
         scaled = Drawing(drawing.width * scale, drawing.height * scale)
         scaled.add(drawing)
@@ -205,6 +259,12 @@ def _integrity(section: dict[str, Any], lang: str) -> list[Flowable]:
 
 def render_pdf(report: dict[str, Any], lang: str = "en") -> bytes:
     """The report (from access_report or complaint_report) as a PDF; ``lang`` is ``en`` or ``sv``."""
+    return laid_out(report, lang)[0]
+
+
+def laid_out(report: dict[str, Any], lang: str = "en") -> tuple[bytes, list[Flowable]]:
+    """The PDF and the flowables it was laid out from (wrapped to their widths: how a cell broke its
+    lines can be read back from them)."""
     if lang not in LANGS:
         raise InvalidQueryParameterError("lang", f"must be one of {', '.join(LANGS)}")
     kind = report.get("report")
@@ -223,6 +283,7 @@ def render_pdf(report: dict[str, Any], lang: str = "en") -> bytes:
     ]
     if report.get("reference"):
         meta.insert(0, (text("reference", lang), report["reference"]))
+    labelled = _LABELS.set(report.get("labels"))
     story: list[Flowable] = [Paragraph(escape(title), _STYLES["Title"])]
     story += [Paragraph(f"<b>{escape(k)}:</b> {escape(v)}", _BODY) for k, v in meta]
     if report.get("truncated"):
@@ -234,5 +295,8 @@ def render_pdf(report: dict[str, Any], lang: str = "en") -> bytes:
         canvas.setFont("Helvetica", 7)
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"{title} · {text('page', lang)} {document.page}")
 
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buffer.getvalue()
+    try:
+        doc.build(list(story), onFirstPage=footer, onLaterPages=footer)
+    finally:
+        _LABELS.reset(labelled)
+    return buffer.getvalue(), story

@@ -36,6 +36,38 @@ TEXT: dict[str, dict[str, str]] = {
         "sv": "Loggens integritet och hur den kan kontrolleras",
     },
     "none": {"en": "None recorded.", "sv": "Inga registrerade."},
+    "controller": {"en": "Who is responsible for your data", "sv": "Vem som ansvarar för dina uppgifter"},
+    "controller_is": {"en": "Controller", "sv": "Personuppgiftsansvarig"},
+    "dpo": {"en": "Data protection officer", "sv": "Dataskyddsombud"},
+    "register_purposes": {
+        "en": "Why your data is processed, on what legal basis, and for how long",
+        "sv": "Varför dina uppgifter behandlas, med vilken rättslig grund och hur länge",
+    },
+    "purposes_in_log": {"en": "Processing recorded in the log", "sv": "Behandling som finns i loggen"},
+    "automated": {
+        "en": "Automated decision-making (GDPR Art. 22)",
+        "sv": "Automatiserat beslutsfattande (artikel 22 GDPR)",
+    },
+    "no_automated": {
+        "en": "No decision about you was made by automated means alone.",
+        "sv": "Inget beslut om dig har fattats enbart automatiskt.",
+    },
+    "rights": {"en": "Your rights", "sv": "Dina rättigheter"},
+    "rights_how": {
+        "en": "To use a right, write to the data protection officer at the address above.",
+        "sv": "Kontakta dataskyddsombudet på adressen ovan för att använda en rättighet.",
+    },
+    "complaint": {
+        "en": "Right to lodge a complaint",
+        "sv": "Rätt att lämna klagomål",
+    },
+    "complaint_how": {
+        "en": "If you think your data is processed against the GDPR, you may lodge a complaint with the "
+        "supervisory authority:",
+        "sv": "Om du anser att dina uppgifter behandlas i strid med GDPR kan du lämna klagomål till "
+        "tillsynsmyndigheten:",
+    },
+    "not_declared": {"en": "not declared in the processing register", "sv": "finns inte i registret"},
     "no_findings": {"en": "No findings for this data subject.", "sv": "Inga iakttagelser för den registrerade."},
     "truncated": {
         "en": "Shortened: more rows than a report holds in",
@@ -96,7 +128,25 @@ COLUMNS: dict[str, dict[str, str]] = {
     "detail": {"en": "Detail", "sv": "Detalj"},
     "kind": {"en": "Kind", "sv": "Typ"},
     "event_id": {"en": "Event id", "sv": "Händelse-id"},
+    "retention": {"en": "Retention", "sv": "Lagringstid"},
+    "recipients_where": {"en": "Recipients (country)", "sv": "Mottagare (land)"},
+    "sources": {"en": "Sources", "sv": "Källor"},
+    "description": {"en": "What it covers", "sv": "Vad det omfattar"},
+    "address": {"en": "Address", "sv": "Adress"},
+    "email": {"en": "E-mail", "sv": "E-post"},
+    "phone": {"en": "Phone", "sv": "Telefon"},
+    "web": {"en": "Web", "sv": "Webb"},
 }
+
+# A period as the register writes it ("3 years"), in Swedish.
+PERIOD_SV = {"day": "dag", "days": "dagar", "month": "månad", "months": "månader", "year": "år", "years": "år"}
+
+
+def period(written: str, lang: str) -> str:
+    if lang != "sv" or " " not in written:
+        return written
+    n, unit = written.split(" ", 1)
+    return f"{n} {PERIOD_SV.get(unit, unit)}"
 
 
 # Values the reports themselves compute (not recorded in the log), so they are translated too.
@@ -108,6 +158,9 @@ VALUES: dict[str, dict[str, str]] = {
     "unknown": {"en": "unknown (no register)", "sv": "okänd (inget register)"},
     "given": {"en": "given", "sv": "lämnat"},
     "withdrawn": {"en": "withdrawn", "sv": "återkallat"},
+    "processor": {"en": "processor (acts on our behalf)", "sv": "personuppgiftsbiträde"},
+    "controller": {"en": "controller in its own right", "sv": "självständigt personuppgiftsansvarig"},
+    "authority": {"en": "public authority", "sv": "myndighet"},
 }
 
 

@@ -109,16 +109,53 @@ class Organisation(_Entry):
         return self.name.casefold() == party.name.casefold() and self.country == party.country
 
 
-class Recipient(Organisation):
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_PHONE = r"^\+?[0-9][0-9 ()-]{5,}$"
+
+
+class _Labelled(_Entry):
+    """Plain-language names for people (the desk, both report languages), in place of the register's codes."""
+
+    label_en: str = ""
+    label_sv: str = ""
+
+    @model_validator(mode="after")
+    def _both_languages(self) -> _Labelled:
+        if bool(self.label_en.strip()) != bool(self.label_sv.strip()):
+            raise ValueError("label_en and label_sv go together: give both or neither")
+        return self
+
+
+class Contact(_Entry):
+    """How a data subject reaches someone (GDPR Art. 13(1)(a)-(b), Art. 15): a postal address and an e-mail."""
+
+    address: str = Field(min_length=5)
+    email: str = Field(pattern=_EMAIL)
+    phone: str = Field("", pattern=rf"{_PHONE}|^$")
+
+
+class Controller(Organisation, Contact):
+    pass
+
+
+class DataProtectionOfficer(Contact):
+    name: str = Field(min_length=1)
+
+
+class Recipient(Organisation, _Labelled):
     role: RecipientRole
     does: str = ""
 
 
-class Source(Organisation):
+class Source(Organisation, _Labelled):
     provides: str = ""
 
 
-class PurposeEntry(_Entry):
+class Category(_Labelled):
+    description: str = Field(min_length=1)
+
+
+class PurposeEntry(_Labelled):
     description: str = Field(min_length=1)
     legal_bases: tuple[LegalBasis, ...] = Field(min_length=1)
     categories: tuple[str, ...] = Field(min_length=1)
@@ -127,6 +164,15 @@ class PurposeEntry(_Entry):
     retention: RetentionPeriod
     continues_after_erasure: bool = False
     allowed_during_restriction: bool = False
+    # Art. 15(1)(h): what is decided by automated means for this purpose, in both languages; empty: nothing.
+    automated_decision: str = ""
+    automated_decision_sv: str = ""
+
+    @model_validator(mode="after")
+    def _decision_in_both_languages(self) -> PurposeEntry:
+        if bool(self.automated_decision.strip()) != bool(self.automated_decision_sv.strip()):
+            raise ValueError("automated_decision and automated_decision_sv go together: give both or neither")
+        return self
 
     @field_validator("retention", mode="before")
     @classmethod
@@ -141,12 +187,21 @@ class RoleEntry(_Entry):
 
 class _RegisterFile(_Entry):
     version: str = Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z._-]+$")
-    controller: Organisation
-    categories: dict[str, str] = Field(min_length=1)
+    controller: Controller
+    dpo: DataProtectionOfficer
+    categories: dict[str, Category] = Field(min_length=1)
     purposes: dict[str, PurposeEntry] = Field(min_length=1)
     recipients: dict[str, Recipient] = {}
     sources: dict[str, Source] = {}
     roles: dict[str, RoleEntry] = {}
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _plain_categories(cls, value: Any) -> Any:
+        # A category may be a bare description (`name = "Name"`) or a table with its labels.
+        if isinstance(value, dict):
+            return {k: {"description": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> _RegisterFile:
@@ -222,11 +277,19 @@ class ProcessingRegister:
         self._roles = {name: (frozenset(r.purposes), frozenset(r.categories)) for name, r in data.roles.items()}
 
     @property
-    def controller(self) -> Organisation:
+    def controller(self) -> Controller:
         return self._data.controller
 
     @property
+    def dpo(self) -> DataProtectionOfficer:
+        return self._data.dpo
+
+    @property
     def categories(self) -> dict[str, str]:
+        return {name: entry.description for name, entry in self._data.categories.items()}
+
+    @property
+    def category_entries(self) -> dict[str, Category]:
         return dict(self._data.categories)
 
     @property
@@ -248,6 +311,11 @@ class ProcessingRegister:
     def retention_for(self, purpose: str) -> dt.timedelta | None:
         entry = self._data.purposes.get(purpose)
         return entry.retention.approximate() if entry else None
+
+    def retention_period(self, purpose: str) -> RetentionPeriod | None:
+        """The purpose's period as written (calendar months and days), for dates a person reads."""
+        entry = self._data.purposes.get(purpose)
+        return entry.retention if entry else None
 
     def retention_for_category(self, category: str) -> RetentionPeriod | None:
         """The longest retention of any purpose that declares ``category``."""

@@ -25,10 +25,12 @@ from pypdf import PdfReader
 from pdtrail.config import Settings
 from pdtrail.desk import new_token
 from pdtrail.producers import AuditEmitter
-from pdtrail.schemas import CreditCheckPerformed
+from pdtrail.queries._labels import register_labels
+from pdtrail.schemas import CreditCheckPerformed, load_register
 from pdtrail.simulate import generate_personnummer, simulate_company
 from tests.conftest import cli_env, free_port
 
+LABELS = register_labels(load_register())
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium package is not installed (infra/setup.sh installs it)"
@@ -116,7 +118,7 @@ def test_search_a_subject_read_the_timeline_and_download_the_report(
         rows = [_flat(r) for r in page.locator("#rows tbody tr").all_text_contents()]
         # The desk records every lookup in the same log, so the DPO's own earlier lookups show up too.
         assert len([r for r in rows if "dpo-anna" not in r]) == len(own)
-        assert "credit_check.performed" in page.text_content("#rows")
+        assert "Credit check" in page.text_content("#rows")  # event types in words (the code is the cell's title)
 
         page.click("#tab-who_accessed")
         page.wait_for_url("**/who_accessed")
@@ -125,19 +127,19 @@ def test_search_a_subject_read_the_timeline_and_download_the_report(
         assert reference in page.text_content("#rows")
         page.click("#tab-sources")
         page.wait_for_url("**/sources")
-        assert "data_subject" in page.text_content("#rows")
+        assert "From you" in page.text_content("#rows")  # collection_source data_subject
         page.click("#tab-consent_state")
         page.wait_for_url("**/consent_state")
         assert "now" in page.text_content("#as-of")
         consented = {e.purpose for e in own if type(e).__name__ in ("ConsentGiven", "ConsentWithdrawn")}
         if consented:  # the state per purpose the subject gave or withdrew consent for
-            assert all(purpose in page.text_content("#rows") for purpose in consented)
+            assert all(LABELS["purposes"][purpose]["en"] in page.text_content("#rows") for purpose in consented)
         else:
             assert "Nothing recorded" in page.text_content("#empty")
         page.click("#tab-retention_status")
         page.wait_for_url("**/retention_status")
         collected = next(e for e in own if type(e).__name__ == "PersonalDataCollected")
-        assert collected.purpose in page.text_content("#rows")
+        assert LABELS["purposes"][collected.purpose]["en"] in page.text_content("#rows")
         page.click("#tab-lineage")
         page.wait_for_url("**/lineage")
         picture = page.locator("#lineage-picture")
@@ -156,7 +158,7 @@ def test_search_a_subject_read_the_timeline_and_download_the_report(
             page.click("#tab-timeline")
             page.wait_for_url("**/timeline")
             rows = [_flat(r) for r in page.locator("#rows tbody tr").all_text_contents()]
-            recorded = [r for r in rows if "dpo-anna" in r and "dpo.access_request" in r]
+            recorded = [r for r in rows if "dpo-anna" in r and LABELS["purposes"]["dpo.access_request"]["en"] in r]
             time.sleep(0.5)
         assert recorded, "the DPO's lookups did not appear in the audit log"
 

@@ -261,11 +261,11 @@ def test_access_report_pdf_names_recipients_purposes_and_swedish_headings(store:
                     for i in range(len(PdfReader(io.BytesIO(render_pdf(report, lang="sv"))).pages)))  # fmt: skip
     flat = " ".join(text.split())
     assert "Registerutdrag enligt artikel 15 GDPR" in flat
-    assert "Mottagare" in flat and "Ändamål och rättslig grund" in flat
+    assert "Mottagare" in flat and "Varför dina uppgifter behandlas, med vilken rättslig grund" in flat
     for recipient in report["recipients"]:
         assert recipient["recipient"] in flat
     for purpose in {e.purpose for e in store.own()}:
-        assert purpose in flat
+        assert report["labels"]["purposes"][purpose]["sv"] in flat
 
 
 def test_complaint_report_verifies_the_subjects_checkpoints(store: Store) -> None:
