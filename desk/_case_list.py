@@ -13,13 +13,13 @@ import re
 import time
 from typing import Any
 
-from pdtrail.desk._answers import Page, json_rows
+from pdtrail.desk._answers import Page
 from pdtrail.desk._auth import Permission, Principal
 from pdtrail.desk._cases import SubjectCase, dpo_purpose
 from pdtrail.desk._refs import Sealed
 from pdtrail.desk._service import Desk
 from pdtrail.desk.exceptions import invalid, not_found
-from pdtrail.queries import FINDING_KINDS, access_totals, counts, findings, open_cases, scoped_accesses
+from pdtrail.queries import FINDING_KINDS, counts, findings, open_cases, scoped_accesses, to_json_value
 from pdtrail.queries._lineage import _window
 from pdtrail.schemas import SubjectKind, load_register
 
@@ -102,7 +102,8 @@ def accesses(
     lim, off = desk.check_page(limit, offset)
     keys = desk._ask(lambda: desk.lineage.subject_keys(case.identifier, case.kind))
     with desk.recorded(principal, case, "who_accessed"):
-        result = desk._ask(lambda: scoped_accesses(desk.backend, keys, scope, since, until, limit=lim + 1, offset=off))
-        totals = desk._ask(lambda: access_totals(desk.backend, keys, since, until))
-    rows = json_rows(result)
+        found, totals = desk._ask(
+            lambda: scoped_accesses(desk.backend, keys, scope, since, until, limit=lim + 1, offset=off)
+        )
+    rows = [{k: to_json_value(v) for k, v in row.items()} for row in found]
     return Page(rows[:lim], lim, off, len(rows) > lim), totals

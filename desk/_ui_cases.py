@@ -7,6 +7,7 @@ what comes back is the sealed reference, so a case's link keeps working after a 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -65,6 +66,7 @@ def case_page(reference: str, request: Request) -> Response:
     context = {
         "who": who, "case": case, "request_id": request_id, "rights": rights,
         "case_reference": request.query_params.get("case_reference", request_id)[:100],
+        "expires_at": f"{dt.datetime.fromtimestamp(case.expires, dt.UTC):%Y-%m-%d %H:%M} UTC",
     }  # fmt: skip
     return ui.templates.TemplateResponse(request, "case.html", context)
 

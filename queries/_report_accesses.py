@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pdtrail.queries._lineage import _window
-from pdtrail.queries._runner import QueryBackend, QueryResult
+from pdtrail.queries._runner import QueryBackend
 from pdtrail.queries.exceptions import InvalidQueryParameterError
 
 Scope = Literal["business", "audit_log", "all"]
@@ -62,12 +62,17 @@ def set_dpo_lookups_apart(report: dict[str, Any]) -> dict[str, Any]:
 def scoped_accesses(
     backend: QueryBackend, keys: Sequence[str], scope: Scope, since: dt.datetime | None,
     until: dt.datetime | None, *, limit: int = 100, offset: int = 0,
-) -> QueryResult:  # fmt: skip
-    """Who accessed the subject (its ``keys``), newest first, the audit log's lookups apart by ``scope``."""
+) -> tuple[list[dict[str, Any]], dict[str, int]]:  # fmt: skip
+    """Who accessed the subject (its ``keys``), newest first, the audit log's lookups apart by ``scope``;
+    and the period's totals of each scope (``business``, ``audit_log``, ``all``), read with the rows."""
     if scope not in SCOPES:
         raise InvalidQueryParameterError("scope", f"must be one of {', '.join(SCOPES)}")
     params = {"subject_keys": list(keys), "scope": scope, **_window(since, until, limit, offset)}
-    return backend.run("who_accessed_scoped", params)
+    rows = backend.run("who_accessed_scoped", params).as_dicts()
+    if not rows:  # an empty page carries no totals: count them alone
+        return [], access_totals(backend, keys, since, until)
+    totals: dict[str, int] = {s: int(rows[0][f"total_{s}"]) for s in SCOPES}
+    return [{k: v for k, v in row.items() if not k.startswith("total_")} for row in rows], totals
 
 
 def access_totals(
