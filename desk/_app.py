@@ -32,7 +32,7 @@ def create_app(
     settings: Settings, backend: QueryBackend, *, tokens: TokenStore | None = None, desk: Desk | None = None
 ) -> FastAPI:
     """The desk over ``backend``; tokens from ``settings.desk`` unless given."""
-    from pdtrail.desk import _api, _ui
+    from pdtrail.desk import _api, _api_cases, _ui, _ui_cases
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +54,9 @@ def create_app(
         ttl_s=settings.desk.session_ttl_s, per_identity=settings.desk.sessions_per_identity
     )
     app.add_middleware(WebGuard, settings=settings.desk)
+    app.include_router(_api_cases.router, prefix="/api/v1")  # before the subject's catch-all view route
     app.include_router(_api.router, prefix="/api/v1")
+    app.include_router(_ui_cases.router)  # before the subject's catch-all tab route
     app.include_router(_ui.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_error_handlers(app)

@@ -218,9 +218,9 @@ class Desk:
         until: dt.datetime | None, reference: str = "", *, verify: bool = True,
     ) -> dict[str, Any]:  # fmt: skip
         """The access report (GDPR Art. 15) or the complaint response for the authority (``reference``:
-        the authority's case number), as JSON-able data. The complaint response always says how to verify
-        the log; with ``verify`` and the store in this process it also holds the result of verifying the
-        signed checkpoints of the period (as ``pdtrail report complaint`` does)."""
+        the case's number, the request's or the authority's), as JSON-able data. The complaint response
+        always says how to verify the log; with ``verify`` and the store in this process it also holds the
+        result of verifying the signed checkpoints of the period (as ``pdtrail report complaint`` does)."""
         self.require(principal, Permission.REPORTS)
         if kind not in ("access", "complaint"):
             raise invalid("kind", "must be access or complaint")
@@ -231,7 +231,11 @@ class Desk:
         with self.recorded(principal, case, f"{kind}_report", access_kind="export"):
             if kind == "access":
                 rules = RetentionRules.from_register(register_path)
-                return self._ask(lambda: reports.access_report(self.lineage, case.identifier, **window, rules=rules))
+                return self._ask(
+                    lambda: reports.access_report(
+                        self.lineage, case.identifier, **window, rules=rules, reference=reference
+                    )
+                )
             checked = self._integrity(case, since, until) if verify else None
             register = load_register(register_path)
             report: dict[str, Any] = self._ask(

@@ -24,7 +24,9 @@ from pdtrail.queries._meta_audit import (
     record_activity_lookup,
     record_lookup,
 )
+from pdtrail.queries._report_accesses import SCOPES, access_totals, is_audit_log_lookup, scoped_accesses
 from pdtrail.queries._retention import RetentionRules
+from pdtrail.queries._rights_cases import RightsCase, add_months, counts, deadline, open_cases
 from pdtrail.queries._runner import (
     LocalQueries,
     QueryBackend,
@@ -49,6 +51,7 @@ __all__ = [
     "INVESTIGATION",
     "MAX_OFFSET",
     "MAX_ROWS",
+    "SCOPES",
     "Edge",
     "Finding",
     "InvalidQueryParameterError",
@@ -61,14 +64,22 @@ __all__ = [
     "QueryResult",
     "RemoteQueries",
     "RetentionRules",
+    "RightsCase",
     "StoreUnavailableError",
     "SubjectLineage",
+    "access_totals",
     "actor_activity",
+    "add_months",
+    "counts",
+    "deadline",
     "ensure_recorded",
     "findings",
+    "is_audit_log_lookup",
     "load_sql",
+    "open_cases",
     "query_names",
     "record_activity_lookup",
     "record_lookup",
+    "scoped_accesses",
     "to_json_value",
 ]

@@ -12,6 +12,7 @@ import pdtrail.queries as queries_package
 from pdtrail.queries._labels import register_labels
 from pdtrail.queries._lineage import SubjectLineage
 from pdtrail.queries._report_art15 import art15_sections
+from pdtrail.queries._report_accesses import set_dpo_lookups_apart
 from pdtrail.queries._retention import RetentionRules
 from pdtrail.queries._runner import QueryResult, to_json_value
 from pdtrail.schemas import ProcessingRegister, SubjectKind, guess_subject_kind, load_register, normalise_identifier
@@ -94,20 +95,24 @@ def _common(
 def access_report(
     lineage: SubjectLineage, identifier: str, kind: SubjectKind | str | None = None,
     since: dt.datetime | None = None, until: dt.datetime | None = None, *, rules: RetentionRules | None = None,
-    register: ProcessingRegister | None = None,
+    register: ProcessingRegister | None = None, reference: str = "",
 ) -> dict[str, Any]:  # fmt: skip
     """The data subject's access report (GDPR Art. 15): purposes, categories, recipients, retention,
     sources, credit checks, consent and the event history. JSON-able as it is: the subject's portable
     copy (Art. 20). An unknown subject gives a report with empty sections, and still the controller,
     the DPO, the rights and how to complain. ``register`` (default: the one ``rules`` came from, else
-    the shipped one) gives the declared purposes, the contacts and the plain-language labels."""
+    the shipped one) gives the declared purposes, the contacts and the plain-language labels.
+    ``reference``: the case's reference (the request's number), printed on the report. The DPO's own
+    lookups are summarised in ``dpo_lookups``, not listed among the accesses (see ``_report_accesses``)."""
     report, _ = _common(lineage, identifier, kind, since, until)
+    set_dpo_lookups_apart(report)
     rules = rules if rules is not None else RetentionRules.from_register()
     register = register or rules.register or load_register()
     retention = lineage.retention_status(identifier, kind=kind, at=until, rules=rules)
     categories = sorted({c for p in report["purposes"] for c in p["data_categories"]})
     return {
         "report": "access",
+        "reference": reference,
         **report,
         "categories": categories,
         "retention": _rows(retention),

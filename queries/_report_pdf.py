@@ -175,6 +175,8 @@ _SECTIONS: dict[str, list[tuple[str, Cell, float]]] = {
                  ("access_kind", lambda r: f"{r['access_kind']} {r['resource']}", 0.18),
                  ("purpose", _purpose(), 0.16), ("legal_basis", _basis(), 0.12),
                  ("data_categories", _cats(), 0.22)],
+    "dpo_lookups": [("purpose", _purpose(), 0.4), ("times", _get("times"), 0.2),
+                    ("first_at", _at("first_at"), 0.2), ("last_at", _at("last_at"), 0.2)],
     "events": [("occurred_at", _at("occurred_at"), 0.12), ("event_type", _Say("event_types", "event_type"), 0.19),
                ("purpose", _purpose(), 0.15), ("legal_basis", _basis(), 0.12),
                ("data_categories", _cats(), 0.19), ("detail", _detail, 0.23)],
@@ -185,7 +187,7 @@ _SECTIONS: dict[str, list[tuple[str, Cell, float]]] = {
 }  # fmt: skip
 _ORDER = {
     "access": ["controller", "register_purposes", "purposes", "categories", "recipients", "retention", "sources",
-               "automated", "rights", "complaint", "credit_checks", "consent", "lineage", "accesses", "events"],
+               "automated", "rights", "complaint", "credit_checks", "consent", "lineage", "accesses", "dpo_lookups", "events"],
     "complaint": ["events", "purposes", "recipients", "accesses", "credit_checks", "consent", "findings",
                   "lineage", "integrity"],
 }  # fmt: skip
@@ -230,7 +232,7 @@ def _section(name: str, report: dict[str, Any], lang: str) -> list[Flowable]:
             parts.append(Paragraph(escape(report["retention_note"]), _CELL))
         return [_heading(title), *parts]
     else:
-        body = _table(report[name], _SECTIONS[name], lang)
+        body = _table(report.get(name, []), _SECTIONS[name], lang)
     return [KeepTogether([_heading(title), body])] if not isinstance(body, Table) else [_heading(title), body]
 
 

@@ -26,6 +26,10 @@ TEXT: dict[str, dict[str, str]] = {
     "lineage": {"en": "Data flows", "sv": "Dataflöden"},
     "accesses": {"en": "Who accessed the data", "sv": "Vem har tagit del av uppgifterna"},
     "events": {"en": "Event history", "sv": "Händelsehistorik"},
+    "dpo_lookups": {
+        "en": "The data protection officer's lookups in the audit log",
+        "sv": "Dataskyddsombudets sökningar i granskningsloggen",
+    },
     "timeline": {
         "en": "Timeline, with the legal basis of each act",
         "sv": "Tidslinje med rättslig grund för varje åtgärd",
