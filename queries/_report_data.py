@@ -11,8 +11,8 @@ from typing import Any
 import pdtrail.queries as queries_package
 from pdtrail.queries._labels import register_labels
 from pdtrail.queries._lineage import SubjectLineage
-from pdtrail.queries._report_art15 import art15_sections
 from pdtrail.queries._report_accesses import set_dpo_lookups_apart
+from pdtrail.queries._report_art15 import art15_sections
 from pdtrail.queries._retention import RetentionRules
 from pdtrail.queries._runner import QueryResult, to_json_value
 from pdtrail.schemas import ProcessingRegister, SubjectKind, guess_subject_kind, load_register, normalise_identifier

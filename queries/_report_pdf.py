@@ -187,7 +187,8 @@ _SECTIONS: dict[str, list[tuple[str, Cell, float]]] = {
 }  # fmt: skip
 _ORDER = {
     "access": ["controller", "register_purposes", "purposes", "categories", "recipients", "retention", "sources",
-               "automated", "rights", "complaint", "credit_checks", "consent", "lineage", "accesses", "dpo_lookups", "events"],
+               "automated", "rights", "complaint", "credit_checks", "consent", "lineage", "accesses", "dpo_lookups",
+               "events"],
     "complaint": ["events", "purposes", "recipients", "accesses", "credit_checks", "consent", "findings",
                   "lineage", "integrity"],
 }  # fmt: skip
