@@ -15,16 +15,17 @@ from pdtrail.desk import _case_list as day
 from pdtrail.desk._api import Since, TheDesk, Until, Who, _link, _utc
 from pdtrail.desk._auth import Permission
 from pdtrail.desk._cases import check_reference
+from pdtrail.desk._contract import COMMON_ERRORS, ContractRoute, Limit, Offset, Reference, errors
 from pdtrail.queries import FINDING_KINDS
 
-router = APIRouter()
+# The contract's router (pdtrail.desk._contract): every operation declares its error statuses.
+router = APIRouter(route_class=ContractRoute, responses=COMMON_ERRORS)
 Kind = Literal[
     "consent_withdrawn", "after_erasure", "during_restriction", "purpose_not_registered", "unregistered_recipient",
     "basis_not_allowed", "category_not_declared", "role_not_allowed", "after_retention", "late_answer",
 ]  # fmt: skip
 # The contract names every kind the queries know, and no other (spelled out for the OpenAPI document).
 assert set(get_args(Kind)) == set(FINDING_KINDS), "the findings endpoint's kinds differ from the queries'"
-Reference = Annotated[str, Path(min_length=8, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class RightsCaseOut(BaseModel):
@@ -117,7 +118,10 @@ def cases(who: Who, desk: TheDesk) -> dict[str, Any]:
     return day.rights_cases(desk, who)
 
 
-@router.post("/subjects/by_key", status_code=201, response_model=Opened, summary="Open a subject by its key")
+@router.post(
+    "/subjects/by_key", status_code=201, response_model=Opened, summary="Open a subject by its key",
+    responses=errors(404),  # no event of the log holds the key
+)  # fmt: skip
 def open_by_key(body: ByKey, who: Who, desk: TheDesk) -> dict[str, Any]:
     case = day.open_by_key(desk, who, body.subject_key, body.purpose)
     return {"subject": case.reference, "purpose": case.purpose, "shown_as": case.identifier.shown_as}
@@ -148,8 +152,7 @@ def accesses(
     reference: Reference, request: Request, who: Who, desk: TheDesk, since: Since = None, until: Until = None,
     scope: Annotated[Literal["business", "audit_log", "all"], Query(description="business (default): "
                      "without the audit log's own lookups; audit_log: only those; all")] = "business",
-    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    offset: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
+    limit: Limit = None, offset: Offset = None,
 ) -> JSONResponse:  # fmt: skip
     case = desk.case(who, check_reference(reference))
     page, totals = day.accesses(desk, who, case, scope, _utc(since), _utc(until), limit, offset)
