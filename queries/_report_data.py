@@ -143,7 +143,7 @@ def complaint_report(
     caller holds the store; without it the report gives the commands only. ``register`` is the
     processing register the findings are judged against (default: the shipped one)."""
     report, results = _common(lineage, identifier, kind, since, until)
-    keys = lineage.subject_keys(identifier, kind)
+    keys = lineage.linked_set(identifier, kind, until).keys  # the whole linked person, as at the period's end
     events = results["events"]
     first = min((r[0] for r in events.rows), default=None)
     last = max((r[0] for r in events.rows), default=None)

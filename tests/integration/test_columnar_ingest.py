@@ -142,7 +142,7 @@ def _stream(settings: Settings, seed: int) -> list[bytes]:
     values: list[bytes] = []
     records: list[tuple[str, dict[str, Any]]] = []
     for _, event in simulate_company(60, seed=seed):
-        stored = event.model_copy(update={"subject": pseudonymiser.pseudonymise(event.subject)})
+        stored = pseudonymiser.pseudonymise_event(event)
         values.append(codec.encode(stored))
         records.append((stored.avro_name, stored.to_avro()))
     for name, record in rng.sample(records, 300):
