@@ -76,6 +76,7 @@ def _common(
         "credit_checks": lineage.credit_checks, "accesses": lineage.who_accessed, "events": lineage.timeline,
     }  # fmt: skip
     results = {name: ask(identifier, **window) for name, ask in asked.items()}
+    linked = lineage.linked_set(identifier, kind, until)
     report: dict[str, Any] = {
         "generated_at": _iso(dt.datetime.now(dt.UTC)),
         "subject": _subject(identifier, kind),
@@ -85,6 +86,9 @@ def _common(
         "consent": _rows(lineage.consent_state(identifier, kind=kind, at=until)),
         "lineage": lineage.lineage_graph(identifier, kind=kind, since=since, until=until).as_dict(),
         "truncated": sorted(name for name, result in results.items() if len(result.rows) >= REPORT_ROWS),
+        # The identifiers linked to the subject at the period's end, counted by key (one per key version);
+        # "bounded": the set reached its bound (pdtrail.queries._links.MAX_LINKED_KEYS) and may be larger.
+        "linked_keys": {"count": len(linked.keys), "bounded": linked.bounded},
     }
     return report, results
 

@@ -75,6 +75,9 @@ def _vocabulary_detail(kind: str, row: dict[str, Any], party: str) -> str:
         "public_register.looked_up": f"looked up in {party}",
         "marketing.sent": f"{row.get('action', '')}: {row.get('reference', '')}",
         "identifiers.collected": f"identifiers {row.get('resource', '')}",
+        # The other key itself stays out of a person's view: its kind says enough.
+        "subject.identifiers_linked": f"linked to a {row.get('action', '')} key{reason}",
+        "subject.identifiers_unlinked": f"link to a {row.get('action', '')} key undone{reason}",
     }
     return phrases.get(kind, "")
 
