@@ -102,10 +102,11 @@ def _events(p: Person) -> list[ProcessingEvent]:
         PersonalDataAccessed(subject=customer, occurred_at=_at(20), access_kind="modify", **access),
         PersonalDataAccessed(subject=email, occurred_at=_at(10), access_kind="search", **access),
         ConsentGiven(**consent, occurred_at=_at(9), actor=customer_self),
-        ConsentWithdrawn(**consent, occurred_at=_at(8), actor=customer_self),
+        # Given under the e-mail, withdrawn under the customer id, broken under the personnummer: one person.
+        ConsentWithdrawn(**{**consent, "subject": customer}, occurred_at=_at(8), actor=customer_self),
         # Marketing after the withdrawal: the finding every identifier of the person must show.
         MarketingSent(
-            **{**consent, "source_system": "newsletter"},
+            **{**consent, "subject": pnr, "source_system": "newsletter"},
             occurred_at=_at(5),
             actor=Actor(type="service", id="newsletter", role="marketing"),
             channel="email",
