@@ -58,9 +58,11 @@ EVERY_FINDING = "finding_every_kind"
 # One person's rows for the per-subject findings: every key of the linked set (and every key version) is
 # read as the one key ``person_key``, so a consent withdrawn under the e-mail and marketing sent under the
 # personnummer meet in the same join, as one subject's history.
+# (Filtered in an inner query: the engine lets WHERE see SELECT's aliases, so beside the REPLACE the filter
+# would read the replaced key and keep every row.)
 _ONE_PERSON = (
-    "(SELECT * REPLACE (toFixedString({person_key:String}, 64) AS subject_key) FROM events "
-    "WHERE subject_key IN {subject_keys:Array(String)})"
+    "(SELECT * REPLACE (toFixedString({person_key:String}, 64) AS subject_key) "
+    "FROM (SELECT * FROM events WHERE subject_key IN {subject_keys:Array(String)}))"
 )
 _SUBJECT_ROWS = "subject_rows"
 _OWN_SETTINGS = re.compile(r"\s*^SETTINGS [^\n]*\s*\Z", re.MULTILINE)
