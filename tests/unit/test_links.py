@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from pdtrail.config import load_settings
+from pdtrail.producers import AuditEmitter
 from pdtrail.producers._links import also_known_as_events, link_events
 from pdtrail.queries._links import LINKED, UNLINKED, LinkRow, close_links
 from pdtrail.schemas import Actor, InvalidEventError, PersonalDataAccessed, PseudonymousSubject, SubjectIdentifier
 from pdtrail.simulate import generate_personnummer
 
-from ._factories import event_data, personnummer, pseudonymiser
+from ._factories import SECRET_V2, event_data, personnummer, pseudonymiser
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -155,3 +159,39 @@ def test_a_link_of_an_identifier_to_itself_is_refused() -> None:
     with pytest.raises(InvalidEventError) as info:
         link_events(pseudonymiser(), a, a, **_envelope())
     assert info.value.field == "linked"
+
+
+@pytest.fixture
+def emitter(tmp_path: Path) -> Iterator[AuditEmitter]:
+    """No broker (nothing is delivered): the SDK's path up to librdkafka only."""
+    audit = AuditEmitter(
+        load_settings(
+            home=tmp_path,
+            kafka={"bootstrap_servers": "127.0.0.1:9"},
+            pseudonym={"secret": SECRET_V2.decode(), "key_version": 2},
+            emitter={"spool_max_bytes": 0},
+        )
+    )
+    yield audit
+    audit.close(timeout=0)
+
+
+def test_emit_with_also_known_as_sends_the_event_and_its_links(emitter: AuditEmitter) -> None:
+    event = PersonalDataAccessed(**{**event_data(PersonalDataAccessed), "occurred_at": dt.datetime.now(dt.UTC)})
+    sent = emitter.emit(event, also_known_as=[SubjectIdentifier(kind="customer_id", value="KUND-0042")])
+    assert sent == event.event_id
+    assert emitter.stats.emitted == 1 + 2  # the event, and the link both ways under the one key version
+
+
+def test_link_and_unlink_are_checked_against_the_register_before_anything_is_sent(emitter: AuditEmitter) -> None:
+    a = SubjectIdentifier(kind="customer_id", value="KUND-0042")
+    b = SubjectIdentifier(kind="email", value="kund.exempel@example.se")
+    with pytest.raises(InvalidEventError) as info:
+        emitter.link(a, b, **{**_envelope(), "purpose": "profiling.scoring"})
+    assert info.value.field == "purpose"
+    assert emitter.stats.emitted == 0
+    assert len(emitter.link(a, b, **_envelope())) == 2
+    assert len(emitter.unlink(a, b, **_envelope())) == 2
+    with pytest.raises(InvalidEventError) as info:
+        emitter.link(a, b, **{**_envelope(), "reason": "same as kund.exempel@example.se"})
+    assert info.value.field == "reason" and "kund.exempel" not in str(info.value)
