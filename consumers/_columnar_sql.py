@@ -168,6 +168,16 @@ def _specific(name: str) -> _Spec:
         ids = f"{e}.identifiers"
         cols = {"resource": f"arrayStringConcat({ids}, ', ')"}
         return _Spec(cols, arrays=(ids,), rules=(f"length({ids}) BETWEEN 1 AND 32",))
+    if name in ("pdtrail.SubjectIdentifiersLinked", "pdtrail.SubjectIdentifiersUnlinked"):
+        # As consumers/_rows.py: the other key in reference, its kind in action, the reason in reason.
+        linked = f"{e}.linked"
+        cols = {"reference": f"{linked}.key", "action": f"toString({linked}.kind)", "reason": f"{e}.reason"}
+        rules = (
+            f"length({linked}.key) = 64 AND NOT match({linked}.key, '[^0-9a-f]')",
+            f"{linked}.key_version = {e}.envelope.subject.key_version",
+            f"{linked}.key != {e}.envelope.subject.key",
+        )
+        return _Spec(cols, (f"{e}.reason",), rules=rules)
     raise KeyError(name)
 
 

@@ -30,6 +30,7 @@ from pdtrail.schemas import (
     SchemaVersion,
     SubjectChecked,
 )
+from pdtrail.schemas._events import LINK_EVENT_CLASSES
 from pdtrail.store._columns import COLUMNS, LATER_COLUMNS
 
 __all__ = ["COLUMNS", "LATER_COLUMNS", "event_row"]
@@ -92,6 +93,11 @@ def _specific(event: ProcessingEvent) -> dict[str, Any]:
         }
     if isinstance(event, MarketingSent):
         return {"action": event.channel.value, "reference": event.campaign}
+    if isinstance(event, LINK_EVENT_CLASSES):
+        linked = event.linked
+        assert isinstance(linked, PseudonymousSubject)  # decoded events always are
+        # The other key in reference, its kind in action; its key version is the subject's (the model's rule).
+        return {"reference": linked.key, "action": linked.kind.value, "reason": event.reason}
     if isinstance(event, IdentifiersCollected):
         return {"resource": ", ".join(event.identifiers)}
     raise TypeError(f"no row mapping for {type(event).__name__}")

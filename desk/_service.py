@@ -185,7 +185,7 @@ class Desk:
     ) -> list[dict[str, Any]]:
         self.require(principal, Permission.FINDINGS)
         find = queries_part("findings")
-        keys = self._ask(lambda: self.lineage.subject_keys(case.identifier, case.kind))
+        keys = self._ask(lambda: self.lineage.linked_set(case.identifier, case.kind, until).keys)  # the linked person
         with self.recorded(principal, case, "findings"):
             found = self._ask(lambda: find(self.backend, subject_keys=keys, since=since, until=until))
             rows = [f.as_dict() if hasattr(f, "as_dict") else plain(f) for f in found]

@@ -37,6 +37,7 @@ from pdtrail.schemas import (
     RightsRequestReceived,
     SubjectChecked,
     SubjectIdentifier,
+    SubjectIdentifiersLinked,
     load_register,
 )
 
@@ -116,15 +117,21 @@ def simulate_company(
             number = generate_personnummer(rng, coordination=rng.random() < 0.05)
         taken.add(number)
         subject = SimulatedSubject(number, customer_id=f"cust-{seed}-{n:06d}")
-        yield from ((subject, e) for e in _Journey(rng, subject, begin, days).events())
+        # Every tenth customer is also keyed by their customer id in the CRM, linked to the personnummer.
+        journey = _Journey(rng, subject, begin, days, linked=n % 10 == 3)
+        yield from ((subject, e) for e in journey.events())
 
 
 class _Journey:
     """One customer's year: lead or website visit, booking, checks, payment, service, support, and now and
     then consent, marketing and a rights request — each act on the purpose and basis the register gives it."""
 
-    def __init__(self, rng: random.Random, subject: SimulatedSubject, begin: dt.datetime, days: int) -> None:
+    def __init__(
+        self, rng: random.Random, subject: SimulatedSubject, begin: dt.datetime, days: int, *, linked: bool = False
+    ) -> None:
         self.rng = rng
+        self.subject = subject
+        self.linked = linked
         self.at = begin + dt.timedelta(seconds=rng.randrange(0, days * 86400 // 2))
         self.booking = f"booking/{rng.randrange(10**6):06d}"
         self.case = f"DSR-{rng.randrange(10**6):06d}"
@@ -176,6 +183,8 @@ class _Journey:
             source_system="booking-web",
             source="data_subject",
         )
+        if self.linked:
+            yield from self._crm_link()
         if marketing_consent:
             yield ConsentGiven(
                 **common,
@@ -263,6 +272,28 @@ class _Journey:
         if rng.random() < 0.3:
             yield self._bookkeeping()
         yield from self._rights()
+
+    def _crm_link(self) -> Iterator[ProcessingEvent]:
+        """The CRM opens a customer record for the booking: it keys by customer id, and links that to the
+        personnummer in both directions, as ``AuditEmitter.link`` writes it. No random draw: the rest of
+        the stream is the same whether a customer is linked or not."""
+        pnr = self.common["subject"]
+        customer = SubjectIdentifier(kind="customer_id", value=self.subject.customer_id)
+        self.at += dt.timedelta(minutes=2)
+        crm = Actor(type="service", id="crm", role="customer_service")
+        link = {
+            "occurred_at": self.at, "actor": crm, "purpose": "customer_service", "legal_basis": "contract",
+            "data_categories": ("name", "contact_details"), "source_system": "crm",
+            "reason": "customer record opened for the booking",
+        }  # fmt: skip
+        yield SubjectIdentifiersLinked(subject=pnr, linked=customer, **link)
+        yield SubjectIdentifiersLinked(subject=customer, linked=pnr, **link)
+        self.at += dt.timedelta(minutes=3)
+        yield PersonalDataAccessed(
+            subject=customer, occurred_at=self.at, actor=Actor(type="employee", id=_STAFF[0], role="customer_service"),
+            purpose="customer_service", legal_basis="contract", data_categories=("name", "contact_details"),
+            source_system="crm", access_kind="view", resource="customer-record",
+        )  # fmt: skip
 
     def _support_access(self) -> PersonalDataAccessed:
         rng = self.rng

@@ -35,6 +35,8 @@ from pdtrail.schemas import (
     PersonalDataShared,
     RecipientRole,
     SubjectIdentifier,
+    SubjectIdentifiersLinked,
+    SubjectIdentifiersUnlinked,
     SubjectKind,
 )
 
@@ -60,6 +62,8 @@ __all__ = [
     "RecipientRole",
     "SpoolFullError",
     "SubjectIdentifier",
+    "SubjectIdentifiersLinked",
+    "SubjectIdentifiersUnlinked",
     "SubjectKind",
     "producer_config",
 ]

@@ -13,6 +13,7 @@ which also holds librdkafka's own log and error events.)
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import functools
 import itertools
 import logging
@@ -29,6 +30,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pdtrail.config import Settings, load_settings
 from pdtrail.errors import LIBRDKAFKA_LOGGER, ConfigError
+from pdtrail.producers._links import also_known_as_events, envelope_of, link_events, with_linked_pseudonymised
 from pdtrail.producers._metrics import RETIRED, Tally, register_emitter_metrics
 from pdtrail.producers._pseudonym import Pseudonymiser
 from pdtrail.producers._replay import Replay
@@ -36,8 +38,10 @@ from pdtrail.producers._spool import Headers, Spool
 from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError, SpoolFullError
 from pdtrail.schemas import (
     EVENT_CLASS_BY_TYPE,
+    Actor,
     EventCodec,
     InvalidEventError,
+    LegalBasis,
     ProcessingEvent,
     ProcessingRegister,
     SubjectIdentifier,
@@ -219,6 +223,7 @@ class AuditEmitter:
     def _prepare(self, event: ProcessingEvent | Mapping[str, Any]) -> Prepared:
         """Check, pseudonymise and encode one event; raises InvalidEventError naming every bad field."""
         checked = event if isinstance(event, ProcessingEvent) else self._coerce(event)
+        checked = with_linked_pseudonymised(checked, self._pseudonymiser)
         problems = self._register.problems(checked, bounds=self._bounds)
         if problems:
             self._outside(checked, problems)
@@ -244,8 +249,17 @@ class AuditEmitter:
             self._outside(event, problems)
         return {"register_version": self._register.version}
 
-    def emit(self, event: ProcessingEvent | Mapping[str, Any]) -> UUID:
-        """Queue one event; returns its event id. Raises InvalidEventError naming the field and reason."""
+    def emit(
+        self, event: ProcessingEvent | Mapping[str, Any], *, also_known_as: Iterable[SubjectIdentifier] = ()
+    ) -> UUID:
+        """Queue one event; returns its event id. Raises InvalidEventError naming the field and reason.
+
+        ``also_known_as``: other identifiers the service holds for the event's subject (a customer id beside
+        the personnummer); a link event for each is sent right after the event, nothing if any is invalid."""
+        if also_known_as:
+            checked = self._coerce(event)
+            links = also_known_as_events(self._pseudonymiser, checked, also_known_as)
+            return self.emit_many([checked, *links])[0]
         if self._closed:
             raise EmitterClosedError("emit() after close()")
         if os.getpid() != self._pid:
@@ -285,6 +299,35 @@ class AuditEmitter:
             send(key, value, headers, event_id)
         self._emitted.add(len(ready))
         return [event_id for *_, event_id in ready]
+
+    def link(
+        self, identifier: SubjectIdentifier, other: SubjectIdentifier, *, actor: Actor | Mapping[str, Any],
+        reason: str, purpose: str, legal_basis: LegalBasis | str, data_categories: Iterable[str],
+        source_system: str | None = None, occurred_at: dt.datetime | None = None, correlation_id: str | None = None,
+    ) -> list[UUID]:  # fmt: skip
+        """Record that two identifiers the service holds are one data subject; both are pseudonymised here.
+
+        Every per-subject answer then covers both (as of the link's time). One event per key version is
+        sent; returns their ids. ``reason`` is free text and, like every field, may hold no identifier."""
+        envelope = envelope_of(
+            actor=dict(actor) if isinstance(actor, Mapping) else actor, reason=reason, purpose=purpose,
+            legal_basis=legal_basis, data_categories=list(data_categories), source_system=source_system,
+            default_source=self._default_source, occurred_at=occurred_at, correlation_id=correlation_id,
+        )  # fmt: skip
+        return self.emit_many(link_events(self._pseudonymiser, identifier, other, **envelope))
+
+    def unlink(
+        self, identifier: SubjectIdentifier, other: SubjectIdentifier, *, actor: Actor | Mapping[str, Any],
+        reason: str, purpose: str, legal_basis: LegalBasis | str, data_categories: Iterable[str],
+        source_system: str | None = None, occurred_at: dt.datetime | None = None, correlation_id: str | None = None,
+    ) -> list[UUID]:  # fmt: skip
+        """Undo a mistaken :meth:`link`: from then on the two identifiers are separate subjects again."""
+        envelope = envelope_of(
+            actor=dict(actor) if isinstance(actor, Mapping) else actor, reason=reason, purpose=purpose,
+            legal_basis=legal_basis, data_categories=list(data_categories), source_system=source_system,
+            default_source=self._default_source, occurred_at=occurred_at, correlation_id=correlation_id,
+        )  # fmt: skip
+        return self.emit_many(link_events(self._pseudonymiser, identifier, other, unlink=True, **envelope))
 
     def _send(self, key: bytes, value: bytes, headers: Headers, event_id: UUID) -> None:
         number = next(self._numbers)

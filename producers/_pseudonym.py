@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from pdtrail.schemas import PseudonymousSubject, SubjectIdentifier, SubjectKind, normalise_identifier
+from pdtrail.schemas import ProcessingEvent, PseudonymousSubject, SubjectIdentifier, SubjectKind, normalise_identifier
 
 
 class Pseudonymiser:
@@ -43,9 +43,26 @@ class Pseudonymiser:
         message = f"{kind.value}:{normalised}".encode()
         return hmac.new(self._secrets[version], message, hashlib.sha256).hexdigest()
 
-    def pseudonymise(self, subject: SubjectIdentifier) -> PseudonymousSubject:
-        """The subject as the log will know it, under the current key version."""
-        return self._cached(subject.kind, subject.value.get_secret_value(), self.current_version)
+    def pseudonymise(self, subject: SubjectIdentifier, *, version: int | None = None) -> PseudonymousSubject:
+        """The subject as the log will know it, under the current key version (or ``version``)."""
+        chosen = self.current_version if version is None else version
+        if chosen not in self._secrets:
+            raise ValueError(f"no secret for key version {chosen}")
+        return self._cached(subject.kind, subject.value.get_secret_value(), chosen)
+
+    def pseudonymise_event(self, event: ProcessingEvent) -> ProcessingEvent:
+        """``event`` with its subject (and a link event's other identifier) keyed under the current version."""
+        update: dict[str, PseudonymousSubject] = {}
+        if isinstance(event.subject, SubjectIdentifier):
+            update["subject"] = self.pseudonymise(event.subject)
+        linked = getattr(event, "linked", None)
+        if isinstance(linked, SubjectIdentifier):
+            update["linked"] = self.pseudonymise(linked)
+        return event.model_copy(update=update) if update else event
+
+    def every_version(self, subject: SubjectIdentifier) -> list[PseudonymousSubject]:
+        """The subject under every key version known here, oldest first (what a link is written under)."""
+        return [self._cached(subject.kind, subject.value.get_secret_value(), v) for v in sorted(self._secrets)]
 
     def _subject(self, kind: SubjectKind, normalised: str, version: int) -> PseudonymousSubject:
         key = self._key(version, kind, normalised)

@@ -31,5 +31,6 @@ def record_types() -> list[str]:
     names = (
         "RightsRequestReceived", "RightsRequestAnswered", "ConsentGiven", "ConsentWithdrawn",
         "ProcessingRestricted", "RestrictionLifted", "DataErased", "ErasureRefused", "RetentionExpired",
+        "SubjectIdentifiersLinked", "SubjectIdentifiersUnlinked",
     )  # fmt: skip
     return [event_type(f"pdtrail.{n}") for n in names]

@@ -88,6 +88,10 @@ def findings(
 ) -> list[Finding]:
     """Every finding for ``subject_keys`` (all subjects when empty or None) among events in [since, until).
 
+    The keys given are taken for one person (a subject's keys under every key version and every identifier
+    linked to it, :meth:`SubjectLineage.linked_set`): their histories are judged together, and each finding
+    names the first key. Ask one person at a time.
+
     ``register`` defaults to the shipped one (see :func:`pdtrail.schemas.load_register`). ``as_of`` is the
     moment an unanswered request is judged at (default: now, or ``until`` if earlier).
     """
@@ -101,6 +105,8 @@ def findings(
     judged_at = as_of or min(dt.datetime.now(dt.UTC), end)
     available: dict[str, Any] = {
         "subject_keys": list(subject_keys or ()),
+        # The keys are one person's (their linked set): findings name the first, the searched identifier's.
+        "person_key": subject_keys[0] if subject_keys else "",
         "since": _moment(start) if since is not None else _FIRST_MOMENT,
         "until": _moment(end) if until is not None else _LAST_MOMENT,
         "as_of": _moment(judged_at),

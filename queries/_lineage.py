@@ -10,6 +10,7 @@ from typing import Any
 from pdtrail.producers import Pseudonymiser
 from pdtrail.queries._event_types import end_types, event_type, record_types, source_types
 from pdtrail.queries._graph import LineageGraph, build_graph
+from pdtrail.queries._links import LINK_TYPES, LinkedSet, close_links, rows_of
 from pdtrail.queries._retention import RetentionRules, retention_rows
 from pdtrail.queries._runner import QueryBackend, QueryResult
 from pdtrail.queries.exceptions import InvalidQueryParameterError
@@ -25,6 +26,7 @@ FIRST_MOMENT = "-62167219200.000000"
 LAST_MOMENT = "253402300800.000000"
 MAX_ROWS = 100_000
 MAX_OFFSET = 10_000_000
+MAX_LINK_ROWS = 10_000  # link events read per round of the closure; a full page counts as the bound reached
 
 
 def _as_param(moment: dt.datetime) -> str:
@@ -69,6 +71,20 @@ class SubjectLineage:
         except ValueError as exc:
             raise InvalidQueryParameterError("identifier", str(exc)) from None
 
+    def linked_set(
+        self, identifier: str, kind: SubjectKind | str | None = None, until: dt.datetime | None = None
+    ) -> LinkedSet:
+        """The subject's keys and every key linked to them as the links stood just before ``until``
+        (default: now and later, every link), each with how it was found; bounded, and says so."""
+        end = _as_param(until) if until is not None else LAST_MOMENT
+
+        def fetch(keys: list[str]) -> list[Any]:
+            params = {"subject_keys": keys, "link_types": LINK_TYPES, "since": FIRST_MOMENT, "until": end,
+                      "limit": MAX_LINK_ROWS, "offset": 0}  # fmt: skip
+            return rows_of(self.backend.run("subject_links", params))
+
+        return close_links(self.subject_keys(identifier, kind), fetch, page=MAX_LINK_ROWS)
+
     def _run(
         self,
         name: str,
@@ -81,7 +97,9 @@ class SubjectLineage:
         extra: Mapping[str, Any] | None = None,
     ) -> QueryResult:
         params = _window(since, until, limit, offset)
-        params["subject_keys"] = self.subject_keys(identifier, kind)
+        linked = self.linked_set(identifier, kind, until)
+        params["subject_keys"] = linked.keys
+        params |= linked.params()
         return self.backend.run(name, {**params, **(extra or {})})
 
     def who_accessed(

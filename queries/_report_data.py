@@ -79,6 +79,7 @@ def _common(
         "credit_checks": lineage.credit_checks, "accesses": lineage.who_accessed, "events": lineage.timeline,
     }  # fmt: skip
     results = {name: ask(identifier, **window) for name, ask in asked.items()}
+    linked = lineage.linked_set(identifier, kind, until)
     report: dict[str, Any] = {
         "generated_at": _iso(dt.datetime.now(dt.UTC)),
         "subject": _subject(identifier, kind),
@@ -88,6 +89,9 @@ def _common(
         "consent": _rows(lineage.consent_state(identifier, kind=kind, at=until)),
         "lineage": lineage.lineage_graph(identifier, kind=kind, since=since, until=until).as_dict(),
         "truncated": sorted(name for name, result in results.items() if len(result.rows) >= REPORT_ROWS),
+        # The identifiers linked to the subject at the period's end, counted by key (one per key version);
+        # "bounded": the set reached its bound (pdtrail.queries._links.MAX_LINKED_KEYS) and may be larger.
+        "linked_keys": {"count": len(linked.keys), "bounded": linked.bounded},
     }
     return report, results
 
@@ -155,7 +159,7 @@ def complaint_report(
     caller holds the store; without it the report gives the commands only. ``register`` is the
     processing register the findings are judged against (default: the shipped one)."""
     report, results = _common(lineage, identifier, kind, since, until)
-    keys = lineage.subject_keys(identifier, kind)
+    keys = lineage.linked_set(identifier, kind, until).keys  # the whole linked person, as at the period's end
     events = results["events"]
     first = min((r[0] for r in events.rows), default=None)
     last = max((r[0] for r in events.rows), default=None)

@@ -55,6 +55,15 @@ _SUBJECT_FILTER = re.compile(r"\b(?:\w+\.)?subject_key IN \{subject_keys:Array\(
 # part per month costs more than running them (bench/bench_findings.py, 1M events, one subject: p50 404 ms
 # as ten queries, 109 ms as this one). Rows come ordered by kind, then as each kind's own query orders them.
 EVERY_FINDING = "finding_every_kind"
+# One person's rows for the per-subject findings: every key of the linked set (and every key version) is
+# read as the one key ``person_key``, so a consent withdrawn under the e-mail and marketing sent under the
+# personnummer meet in the same join, as one subject's history.
+# (Filtered in an inner query: the engine lets WHERE see SELECT's aliases, so beside the REPLACE the filter
+# would read the replaced key and keep every row.)
+_ONE_PERSON = (
+    "(SELECT * REPLACE (toFixedString({person_key:String}, 64) AS subject_key) "
+    "FROM (SELECT * FROM events WHERE subject_key IN {subject_keys:Array(String)}))"
+)
 _SUBJECT_ROWS = "subject_rows"
 _OWN_SETTINGS = re.compile(r"\s*^SETTINGS [^\n]*\s*\Z", re.MULTILINE)
 
@@ -77,7 +86,11 @@ def load_sql(name: str) -> str:
         return _every_finding_sql()
     base = name.removesuffix(ALL_SUBJECTS)
     sql = (SQL_DIR / f"{base}.sql").read_text()
-    return _SUBJECT_FILTER.sub("1 = 1", sql) if name.endswith(ALL_SUBJECTS) else sql
+    if name.endswith(ALL_SUBJECTS):
+        return _SUBJECT_FILTER.sub("1 = 1", sql)
+    if name.startswith("finding_"):
+        return re.sub(r"\bFROM events\b", f"FROM {_ONE_PERSON}", sql)
+    return sql
 
 
 def _every_finding_sql() -> str:
@@ -87,7 +100,7 @@ def _every_finding_sql() -> str:
         branches.append("SELECT * FROM (\n" + re.sub(r"\bFROM events\b", f"FROM {_SUBJECT_ROWS}", body) + "\n)")
     return (
         f"WITH {_SUBJECT_ROWS} AS MATERIALIZED\n"
-        "(SELECT * FROM events WHERE subject_key IN {subject_keys:Array(String)})\n"
+        f"{_ONE_PERSON}\n"
         "SELECT * FROM (\n" + "\nUNION ALL\n".join(branches) + "\n)\n"
         "ORDER BY kind, occurred_at, event_id\n"
         "SETTINGS enable_materialized_cte = 1, query_plan_optimize_lazy_materialization = 0"

@@ -10,7 +10,9 @@ SELECT
     legal_basis,
     data_categories,
     actor_id,
-    event_id
+    event_id,
+    -- '' for the searched identifier's own keys, else the kind and link event it was found through
+    transform(subject_key, {via_keys:Array(String)}, {via_labels:Array(String)}, '') AS found_via
 FROM events
 WHERE subject_key IN {subject_keys:Array(String)}
   AND event_type = 'credit_check.performed'

@@ -26,7 +26,7 @@ WHERE x.at < e.occurred_at
   AND hasAny(e.data_categories, x.erased)
   AND e.event_type NOT IN ('rights_request.received', 'rights_request.answered', 'consent.given', 'consent.withdrawn',
                            'processing.restricted', 'restriction.lifted', 'data.erased', 'erasure.refused',
-                           'retention.expired')
+                           'retention.expired', 'subject.identifiers_linked', 'subject.identifiers_unlinked')
   AND e.purpose NOT IN {after_erasure:Array(String)}
   AND e.subject_key IN {subject_keys:Array(String)}
   AND e.occurred_at >= {since:DateTime64(6, 'UTC')}

@@ -29,7 +29,7 @@ WHERE indexOf({retention_purposes:Array(String)}, e.purpose) > 0
   AND e.occurred_at > addDays(addMonths(c.at, m), d)
   AND e.event_type NOT IN ('rights_request.received', 'rights_request.answered', 'consent.withdrawn',
                            'processing.restricted', 'restriction.lifted', 'data.erased', 'erasure.refused',
-                           'retention.expired')
+                           'retention.expired', 'subject.identifiers_linked', 'subject.identifiers_unlinked')
   AND e.subject_key IN {subject_keys:Array(String)}
   AND e.occurred_at >= {since:DateTime64(6, 'UTC')}
   AND e.occurred_at < {until:DateTime64(6, 'UTC')}

@@ -24,7 +24,7 @@ ASOF INNER JOIN restrictions AS r ON e.subject_key = r.subject_key AND e.occurre
 WHERE r.restricted
   AND e.event_type NOT IN ('rights_request.received', 'rights_request.answered', 'consent.given', 'consent.withdrawn',
                            'processing.restricted', 'restriction.lifted', 'data.erased', 'erasure.refused',
-                           'retention.expired')
+                           'retention.expired', 'subject.identifiers_linked', 'subject.identifiers_unlinked')
   AND e.purpose NOT IN {during_restriction:Array(String)}
   AND e.subject_key IN {subject_keys:Array(String)}
   AND e.occurred_at >= {since:DateTime64(6, 'UTC')}

@@ -12,7 +12,9 @@ SELECT
     legal_basis,
     data_categories,
     source_system,
-    event_id
+    event_id,
+    -- '' for the searched identifier's own keys, else the kind and link event it was found through
+    transform(subject_key, {via_keys:Array(String)}, {via_labels:Array(String)}, '') AS found_via
 FROM events
 WHERE subject_key IN {subject_keys:Array(String)}
   AND event_type IN {event_types:Array(String)}

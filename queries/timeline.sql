@@ -25,7 +25,9 @@ SELECT
     reason,
     register_version,
     correlation_id,
-    event_id
+    event_id,
+    -- '' for the searched identifier's own keys, else the kind and link event it was found through
+    transform(subject_key, {via_keys:Array(String)}, {via_labels:Array(String)}, '') AS found_via
 FROM events
 WHERE subject_key IN {subject_keys:Array(String)}
   AND occurred_at >= {since:DateTime64(6, 'UTC')}

@@ -35,6 +35,8 @@ from pdtrail.schemas._events import (
     RightsRequestReceived,
     SubjectChecked,
     SubjectIdentifier,
+    SubjectIdentifiersLinked,
+    SubjectIdentifiersUnlinked,
 )
 from pdtrail.schemas._identifiers import guess_subject_kind, normalise_identifier
 from pdtrail.schemas._register import DEFAULT_REGISTER, ProcessingRegister, RetentionPeriod, load_register
@@ -113,6 +115,8 @@ __all__ = [
     "SchemaVersion",
     "SubjectChecked",
     "SubjectIdentifier",
+    "SubjectIdentifiersLinked",
+    "SubjectIdentifiersUnlinked",
     "SubjectKind",
     "TimeBounds",
     "UndecodableMessageError",

@@ -51,6 +51,7 @@ class _Codegen:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {}
+        self.named: dict[str, Any] = {}  # named types by full name: a later field may refer to one by name
         self._n = 0
 
     def name(self, prefix: str) -> str:
@@ -70,6 +71,10 @@ class _Codegen:
         if isinstance(schema, list):
             self.union(schema, expr, indent)
             return
+        if isinstance(schema, str) and schema in self.named:
+            schema = self.named[schema]
+        elif isinstance(schema, dict) and schema.get("type") in ("record", "enum") and "name" in schema:
+            self.named[schema["name"]] = schema
         kind = schema if isinstance(schema, str) else schema["type"]
         logical = schema.get("logicalType") if isinstance(schema, dict) else None
         if kind == "string":

@@ -391,6 +391,47 @@ class IdentifiersCollected(ProcessingEvent):
     identifiers: tuple[CookieName, ...] = Field(min_length=1, max_length=32)
 
 
+class _LinkEvent(ProcessingEvent):
+    """Two identifiers a service holds for one person (a personnummer after a credit check, a customer id in
+    the CRM, an e-mail for a lead). ``linked`` is the other identifier: raw when a service builds the event
+    (the SDK pseudonymises it with the subject), pseudonymous on the wire, under the subject's key version."""
+
+    linked: Annotated[
+        Annotated[SubjectIdentifier, Tag("identifier")] | Annotated[PseudonymousSubject, Tag("pseudonym")],
+        Discriminator(_subject_form),
+    ]
+    reason: FreeText
+
+    @field_validator("linked")
+    @classmethod
+    def _another_key(cls, value: Any, info: ValidationInfo) -> Any:
+        subject = info.data.get("subject")
+        if isinstance(value, PseudonymousSubject) and isinstance(subject, PseudonymousSubject):
+            if value.key_version != subject.key_version:
+                raise ValueError("must be keyed under the subject's key version")
+            if value.key == subject.key:
+                raise ValueError("is the subject itself")
+        elif isinstance(value, SubjectIdentifier) and isinstance(subject, SubjectIdentifier):
+            same = value.kind == subject.kind and value.value.get_secret_value() == subject.value.get_secret_value()
+            if same:
+                raise ValueError("is the subject itself")
+        return value
+
+
+class SubjectIdentifiersLinked(_LinkEvent):
+    """The subject and ``linked`` are one person; every per-subject answer covers both from now on."""
+
+    avro_name: ClassVar[str] = "pdtrail.SubjectIdentifiersLinked"
+    type: Literal["subject.identifiers_linked"] = "subject.identifiers_linked"
+
+
+class SubjectIdentifiersUnlinked(_LinkEvent):
+    """A mistaken link of the subject and ``linked`` is undone."""
+
+    avro_name: ClassVar[str] = "pdtrail.SubjectIdentifiersUnlinked"
+    type: Literal["subject.identifiers_unlinked"] = "subject.identifiers_unlinked"
+
+
 _ENVELOPE = frozenset(ProcessingEvent.ENVELOPE_FIELDS)
 EVENT_CLASSES: tuple[type[ProcessingEvent], ...] = (
     PersonalDataCollected,
@@ -412,7 +453,10 @@ EVENT_CLASSES: tuple[type[ProcessingEvent], ...] = (
     PublicRegisterLookup,
     MarketingSent,
     IdentifiersCollected,
+    SubjectIdentifiersLinked,
+    SubjectIdentifiersUnlinked,
 )
+LINK_EVENT_CLASSES: tuple[type[ProcessingEvent], ...] = (SubjectIdentifiersLinked, SubjectIdentifiersUnlinked)
 AnyEvent = Annotated[
     PersonalDataCollected
     | PersonalDataAccessed
@@ -432,7 +476,9 @@ AnyEvent = Annotated[
     | LeadReceived
     | PublicRegisterLookup
     | MarketingSent
-    | IdentifiersCollected,
+    | IdentifiersCollected
+    | SubjectIdentifiersLinked
+    | SubjectIdentifiersUnlinked,
     Field(discriminator="type"),
 ]
 EVENT_CLASS_BY_AVRO_NAME = {cls.avro_name: cls for cls in EVENT_CLASSES}

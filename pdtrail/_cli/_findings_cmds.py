@@ -21,7 +21,8 @@ def find(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     backend = open_query_backend(settings)
     keys: list[str] = []
     if args.identifier:
-        keys = SubjectLineage(backend, Pseudonymiser.from_settings(settings)).subject_keys(args.identifier, args.kind)
+        lineage = SubjectLineage(backend, Pseudonymiser.from_settings(settings))
+        keys = lineage.linked_set(args.identifier, args.kind, args.until).keys  # the whole linked person
     found = findings(
         backend, keys, register=register, since=args.since, until=args.until, as_of=args.as_of, kinds=args.only
     )

@@ -75,6 +75,9 @@ def _vocabulary_detail(kind: str, row: dict[str, Any], party: str) -> str:
         "public_register.looked_up": f"looked up in {party}",
         "marketing.sent": f"{row.get('action', '')}: {row.get('reference', '')}",
         "identifiers.collected": f"identifiers {row.get('resource', '')}",
+        # The other key itself stays out of a person's view: its kind says enough.
+        "subject.identifiers_linked": f"linked to a {row.get('action', '')} key{reason}",
+        "subject.identifiers_unlinked": f"link to a {row.get('action', '')} key undone{reason}",
     }
     return phrases.get(kind, "")
 
@@ -84,6 +87,8 @@ def for_screen(result: QueryResult) -> QueryResult:
     rows = result.as_dicts()
     fold = "event_type" in result.columns and any(c in result.columns for c in _DETAIL_COLUMNS)
     keep = [c for c in result.columns if c not in _TABLE_HIDDEN and not (fold and c in _DETAIL_COLUMNS)]
+    if not any(r.get("found_via") for r in rows):  # nothing found through a link: the column says nothing
+        keep = [c for c in keep if c != "found_via"]
     columns = [*keep, "detail"] if fold else keep
     table_rows = [tuple(r[c] for c in keep) + ((_detail(r),) if fold else ()) for r in rows]
     return QueryResult(columns, [], table_rows)

@@ -14,6 +14,8 @@ COLUMNS = (
     "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at",
     "action", "gdpr_right", "reason", "register_version",
 )  # fmt: skip
+# A link event (subject.identifiers_linked / _unlinked) needs no column of its own: the other key is in
+# reference (64 hex), its kind in action, the reason in reason; its key version is the row's own.
 # Added by migration 0005: '' in every older row, and left out of a row's canonical form when '' (integrity/).
 LATER_COLUMNS = ("action", "gdpr_right", "reason", "register_version")
 # Integer columns (all others are text, a UUID, a time or an array of text).

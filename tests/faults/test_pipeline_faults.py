@@ -49,8 +49,8 @@ def _encoded(settings: Settings, count: int, seed: int) -> list[Message]:
     pseudonymiser, codec = Pseudonymiser.from_settings(settings), EventCodec()
     messages: list[Message] = []
     for _, event in simulate_company(count // 6 + 10, seed=seed):
-        subject = pseudonymiser.pseudonymise(event.subject)
-        messages.append((subject.key.encode(), codec.encode(event.model_copy(update={"subject": subject}))))
+        keyed = pseudonymiser.pseudonymise_event(event)
+        messages.append((keyed.subject.key.encode(), codec.encode(keyed)))  # type: ignore[union-attr]
         if len(messages) == count:
             return messages
     raise AssertionError(f"the simulation gave fewer than {count} events")

@@ -134,7 +134,24 @@ def _specific_mutations(name: str) -> list[Mutation]:
         found += [_set("resource", "customer/811218-9876"), _set("resource", "kund\tregister")]
     if name == "pdtrail.IdentifiersCollected":
         found += [_set("identifiers", []), _set("identifiers", ["cookie", "a@b.se"])]
+    if name in ("pdtrail.SubjectIdentifiersLinked", "pdtrail.SubjectIdentifiersUnlinked"):
+        found += LINK_MUTATIONS
     return found
+
+
+def _linked_to_itself(record: dict[str, Any]) -> None:
+    record["linked"]["key"] = record["envelope"]["subject"]["key"]
+
+
+def _linked_under_another_version(record: dict[str, Any]) -> None:
+    record["linked"]["key_version"] = record["envelope"]["subject"]["key_version"] % 65535 + 1
+
+
+LINK_MUTATIONS: list[Mutation] = [
+    _linked_to_itself, _linked_under_another_version, _set("linked.key", "A" * 64), _set("linked.key", "ab" * 31),
+    _set("linked.key", "kund@example.se"), _set("reason", "same as 811218-9876"), _set("reason", "  padded  "),
+    _set("reason", ""), _set("linked.kind", "email"),
+]  # fmt: skip
 
 
 def _stream(settings: Settings, seed: int) -> list[bytes]:
@@ -143,7 +160,7 @@ def _stream(settings: Settings, seed: int) -> list[bytes]:
     values: list[bytes] = []
     records: list[tuple[str, dict[str, Any]]] = []
     for _, event in simulate_company(60, seed=seed):
-        stored = event.model_copy(update={"subject": pseudonymiser.pseudonymise(event.subject)})
+        stored = pseudonymiser.pseudonymise_event(event)
         values.append(codec.encode(stored))
         records.append((stored.avro_name, stored.to_avro()))
     for name, record in rng.sample(records, 300):
@@ -152,6 +169,11 @@ def _stream(settings: Settings, seed: int) -> list[bytes]:
             mutate(changed)
             with contextlib.suppress(ValueError, TypeError):  # not even Avro of the schema: nobody can send it
                 values.insert(rng.randrange(len(values)), _raw(codec, name, changed))
+    for name, record in [r for r in records if r[0] == "pdtrail.SubjectIdentifiersLinked"][:4]:
+        for mutate in LINK_MUTATIONS:  # every breach of a link event, on a few of them
+            changed = _deep_copy(record)
+            mutate(changed)
+            values.insert(rng.randrange(len(values)), _raw(codec, name, changed))
     for name, record in rng.sample([r for r in records if r[0] == "pdtrail.PersonalDataShared"], 20):
         old = _deep_copy(record)
         del old["envelope"]["register_version"]
@@ -227,3 +249,6 @@ def test_the_columnar_path_stores_and_dead_letters_what_the_per_message_path_doe
     assert columnar["poison"] == per_message["poison"]
     assert columnar["rows"] == per_message["rows"]
     assert columnar["leaves"] == per_message["leaves"]
+    stored_types = {row[COLUMNS.index("event_type")] for row in per_message["rows"]}
+    assert "subject.identifiers_linked" in stored_types  # links are stored, and their breaches dead-lettered:
+    assert any("linked" in reason for _, _, reason in per_message["poison"])

@@ -26,6 +26,8 @@ from pdtrail.schemas import (
     RightsRequestAnswered,
     RightsRequestReceived,
     SubjectChecked,
+    SubjectIdentifiersLinked,
+    SubjectIdentifiersUnlinked,
 )
 from pdtrail.schemas._events import ConsentGiven
 from pdtrail.schemas._free_text import allow_digit_runs_in
@@ -66,6 +68,8 @@ FIELDS: list[tuple[type[ProcessingEvent], str, str]] = [
     (PublicRegisterLookup, "reference", "id"),
     (MarketingSent, "campaign", "free"),
     (IdentifiersCollected, "identifiers.0", "id"),
+    (SubjectIdentifiersLinked, "reason", "free"),
+    (SubjectIdentifiersUnlinked, "reason", "free"),
 ]
 
 

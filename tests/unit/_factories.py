@@ -47,6 +47,9 @@ from pdtrail.schemas import (
     RightsRequestAnswered,
     RightsRequestReceived,
     SubjectChecked,
+    SubjectIdentifier,
+    SubjectIdentifiersLinked,
+    SubjectIdentifiersUnlinked,
     SubjectKind,
 )
 from pdtrail.schemas._clear_identifiers import identifier_in_clear
@@ -116,6 +119,8 @@ SPECIFIC: dict[type[ProcessingEvent], dict[str, Any]] = {
     PublicRegisterLookup: {"public_register": swedish_party(7, "Registret AB")},
     MarketingSent: {"channel": "email", "campaign": "spring-2026"},
     IdentifiersCollected: {"identifiers": ["_ga", "session"]},
+    SubjectIdentifiersLinked: {"linked": {"kind": "customer_id", "value": "KUND-4711"}, "reason": "same person"},
+    SubjectIdentifiersUnlinked: {"linked": {"kind": "customer_id", "value": "KUND-4711"}, "reason": "wrong match"},
 }
 assert set(SPECIFIC) == set(EVENT_CLASSES), "a new event class needs an entry here"
 
@@ -130,7 +135,11 @@ def make_event(cls: type[ProcessingEvent], pnr: str | None = None, **overrides: 
 
 def pseudonymised(event: ProcessingEvent, pseudo: Pseudonymiser | None = None) -> ProcessingEvent:
     pseudo = pseudo or pseudonymiser()
-    return event.model_copy(update={"subject": pseudo.pseudonymise(event.subject)})  # type: ignore[arg-type]
+    update = {"subject": pseudo.pseudonymise(event.subject)}  # type: ignore[arg-type]
+    linked = getattr(event, "linked", None)  # a link event's other identifier, as the SDK keys it
+    if isinstance(linked, SubjectIdentifier):
+        update["linked"] = pseudo.pseudonymise(linked)
+    return event.model_copy(update=update)
 
 
 # ---- hypothesis strategies -------------------------------------------------------------------
@@ -216,6 +225,12 @@ def events(draw: st.DrawFn, cls: type[ProcessingEvent] | None = None) -> Process
             "reference": draw(id_labels),
             "outcome": draw(st.none() | st.sampled_from(CreditDecision)),
         }
+    elif cls in (SubjectIdentifiersLinked, SubjectIdentifiersUnlinked):
+        subject = data["subject"]
+        other = draw(st.binary(min_size=32, max_size=32).map(bytes.hex).filter(lambda k: k != subject.key))
+        kind = draw(st.sampled_from(SubjectKind))
+        linked = PseudonymousSubject(key=other, key_version=subject.key_version, kind=kind)
+        data |= {"linked": linked, "reason": draw(safe_labels)}
     else:
         data |= draw(_vocabulary_fields(cls))
     return cls(**data)

@@ -115,6 +115,11 @@ def old_prepare(
         key = hmac.new(secret, message, hashlib.sha256).hexdigest()
         kind = event.subject.kind
         update["subject"] = PseudonymousSubject.model_construct(key=key, key_version=key_version, kind=kind)
+    linked = getattr(event, "linked", None)  # a link event's other identifier, keyed the same way
+    if isinstance(linked, SubjectIdentifier):
+        message = f"{linked.kind.value}:{linked.value.get_secret_value()}".encode()
+        key = hmac.new(secret, message, hashlib.sha256).hexdigest()
+        update["linked"] = PseudonymousSubject.model_construct(key=key, key_version=key_version, kind=linked.kind)
     checked = event.model_copy(update=update)
     writer = catalog.current(checked.avro_name)
     buf = BytesIO()
