@@ -100,10 +100,13 @@ def accesses(
 ) -> tuple[Page, dict[str, int]]:  # fmt: skip
     """Who accessed the subject, ``scope`` business / audit_log / all, and the totals of each scope."""
     lim, off = desk.check_page(limit, offset)
-    keys = desk._ask(lambda: desk.lineage.subject_keys(case.identifier, case.kind))
+    # The whole linked person as at the period's end, as every per-subject view (queries/_links.py).
+    linked = desk._ask(lambda: desk.lineage.linked_set(case.identifier, case.kind, until))
     with desk.recorded(principal, case, "who_accessed"):
         found, totals = desk._ask(
-            lambda: scoped_accesses(desk.backend, keys, scope, since, until, limit=lim + 1, offset=off)
+            lambda: scoped_accesses(
+                desk.backend, linked.keys, scope, since, until, limit=lim + 1, offset=off, found_via=linked.found_via
+            )
         )
     rows = [{k: to_json_value(v) for k, v in row.items()} for row in found]
     return Page(rows[:lim], lim, off, len(rows) > lim), totals

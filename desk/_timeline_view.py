@@ -33,6 +33,7 @@ class TimelineView:
     read: int  # rows read from the store for the period
     capped: bool  # the period holds more events than were read
     marked: int = 0  # rows on this page with a finding
+    linked: bool = False  # some row of the period was found through an identity link: show "found via"
     chosen: dict[str, str] = field(default_factory=dict)  # the filters and sort in force
 
 
@@ -52,6 +53,11 @@ def summary(row: dict[str, Any], labels: dict[str, Any] | None) -> str:
         return f"{row.get('access_kind', '')} {row.get('resource', '')}".strip()
     if kind == "personal_data.shared":
         return f"to {party}" + (f" as {row['party_role']}" if row.get("party_role") else "")
+    if kind in ("subject.identifiers_linked", "subject.identifiers_unlinked"):
+        verb = "linked to" if kind.endswith("_linked") else "unlinked from"
+        key = str(row.get("reference") or "")
+        said = f"{verb} its {row.get('action') or 'other'} identifier (key {key[:12]}…)"
+        return f"{said}: {row['reason']}" if row.get("reason") else said
     if kind == "credit_check.performed":
         bits = [f"at {party}" if party else "", f"ref {row['reference']}" if row.get("reference") else "",
                 row.get("outcome") or ""]  # fmt: skip
@@ -85,7 +91,7 @@ def build(
     return TimelineView(
         rows=page, counts=counts.most_common(), purposes=sorted({r.get("purpose", "") for r in rows} - {""}),
         total=len(chosen), shown_from=offset + 1, read=len(rows), capped=capped,
-        marked=sum(1 for r in page if r["findings"]),
+        marked=sum(1 for r in page if r["findings"]), linked=any(r.get("found_via") for r in rows),
         chosen={"type": event_type, "purpose": purpose, "sort": sort if sort in SORTS else "time",
                 "order": "desc" if descending else "asc"},
     )  # fmt: skip

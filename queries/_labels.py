@@ -86,6 +86,8 @@ EVENT_TYPES: dict[str, dict[str, str]] = {
     "retention.expired": {"en": "Retention period ended", "sv": "Lagringstiden löpte ut"},
     "marketing.sent": {"en": "Marketing sent", "sv": "Marknadsföring skickad"},
     "identifiers.collected": {"en": "Identifiers collected", "sv": "Identifierare insamlade"},
+    "subject.identifiers_linked": {"en": "Identifiers linked", "sv": "Identifierare kopplade"},
+    "subject.identifiers_unlinked": {"en": "Identifiers unlinked", "sv": "Identifierare frånkopplade"},
 }
 
 # Art. 15(1)(f) and Art. 77: the right to lodge a complaint with the Swedish supervisory authority.

@@ -61,13 +61,16 @@ def set_dpo_lookups_apart(report: dict[str, Any]) -> dict[str, Any]:
 
 def scoped_accesses(
     backend: QueryBackend, keys: Sequence[str], scope: Scope, since: dt.datetime | None,
-    until: dt.datetime | None, *, limit: int = 100, offset: int = 0,
+    until: dt.datetime | None, *, limit: int = 100, offset: int = 0, found_via: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:  # fmt: skip
     """Who accessed the subject (its ``keys``), newest first, the audit log's lookups apart by ``scope``;
-    and the period's totals of each scope (``business``, ``audit_log``, ``all``), read with the rows."""
+    and the period's totals of each scope (``business``, ``audit_log``, ``all``), read with the rows.
+    ``found_via``: key -> the link it was found through (a linked set's), for each row's ``found_via``."""
     if scope not in SCOPES:
         raise InvalidQueryParameterError("scope", f"must be one of {', '.join(SCOPES)}")
-    params = {"subject_keys": list(keys), "scope": scope, **_window(since, until, limit, offset)}
+    via = dict(found_via or {})
+    params = {"subject_keys": list(keys), "scope": scope, **_window(since, until, limit, offset),
+              "via_keys": list(via), "via_labels": list(via.values())}  # fmt: skip
     rows = backend.run("who_accessed_scoped", params).as_dicts()
     if not rows:  # an empty page carries no totals: count them alone
         return [], access_totals(backend, keys, since, until)

@@ -4,12 +4,13 @@
 -- while the DPO reads it (each page is a lookup too), and a page's totals must agree with its rows.
 SELECT
     occurred_at, actor_type, actor_id, actor_role, access_kind, resource, purpose, legal_basis, data_categories,
-    source_system, event_id, total_business, total_audit_log, total_all
+    source_system, event_id, found_via, total_business, total_audit_log, total_all
 FROM
 (
     SELECT
         occurred_at, actor_type, actor_id, actor_role, access_kind, resource, purpose, legal_basis, data_categories,
         source_system, event_id,
+        transform(subject_key, {via_keys:Array(String)}, {via_labels:Array(String)}, '') AS found_via,
         startsWith(purpose, 'dpo.') AND has(data_categories, 'audit_log') AS audit_lookup,
         countIf(NOT audit_lookup) OVER () AS total_business,
         countIf(audit_lookup) OVER () AS total_audit_log,
