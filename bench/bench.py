@@ -235,9 +235,9 @@ def encode_like_the_sdk(settings: Any, events: list[Any]) -> tuple[list[bytes], 
     codec = EventCodec()
     values, keys, types = [], [], []
     for event in events:
-        subject = pseudonymiser.pseudonymise(event.subject)
-        values.append(codec.encode(event.model_copy(update={"subject": subject})))
-        keys.append(subject.key.encode())
+        stored = pseudonymiser.pseudonymise_event(event)  # a link event's other identifier too
+        values.append(codec.encode(stored))
+        keys.append(stored.subject.key.encode())
         types.append(event.event_type)
     return values, keys, types
 

@@ -142,7 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             backend = backends[name]
 
             def lookup(key: str, backend: Any = backend) -> Any:
-                params = {"subject_keys": [key], "since": EARLIEST, "until": LATEST, "limit": 10_000, "offset": 0}
+                params = {
+                    "subject_keys": [key],
+                    "via_keys": [],
+                    "via_labels": [],
+                    "since": EARLIEST,
+                    "until": LATEST,
+                    "limit": 10_000,
+                    "offset": 0,
+                }
                 result = backend.run("who_accessed", params)
                 return result
 

@@ -228,7 +228,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             since, until = "1970-01-01 00:00:00.000000", "2200-01-01 00:00:00.000000"
 
             def run(i: int) -> Any:
-                params = {"subject_keys": [probes[i][1]], "since": since, "until": until, "limit": 101, "offset": 0}
+                params = {
+                    "subject_keys": [probes[i][1]],
+                    "via_keys": [],
+                    "via_labels": [],
+                    "since": since,
+                    "until": until,
+                    "limit": 101,
+                    "offset": 0,
+                }
                 return client.query(sql, parameters=params)
 
             return run

@@ -74,13 +74,10 @@ def build_store(client: Any, target: int) -> tuple[int, set[tuple[str, str]], li
         seen |= {s.personnummer for s, _ in stream}
         plants = simulate_findings(stream, seed=block)
         planted |= {(p.kind, str(p.event.event_id)) for p in plants if p.kind}
-        keys: dict[str, Any] = {}
         rows = []
-        for offset, (subject, event) in enumerate([*stream, *((p.subject, p.event) for p in plants)]):
-            pseudonym = keys.get(subject.personnummer)
-            if pseudonym is None:
-                pseudonym = keys[subject.personnummer] = pseudonymiser.pseudonymise(event.subject)  # type: ignore[arg-type]
-            stamped = event.model_copy(update={"subject": pseudonym, "register_version": version})
+        for offset, (_, event) in enumerate([*stream, *((p.subject, p.event) for p in plants)]):
+            # Keyed by the identifier the event carries (a customer id, a link's other identifier too).
+            stamped = pseudonymiser.pseudonymise_event(event).model_copy(update={"register_version": version})
             rows.append(event_row(stamped, catalog.current(event.avro_name), "bench.findings", block % 6, offset, now))
             last = max(last, event.occurred_at)
         client.insert("events", rows, column_names=COLUMNS)

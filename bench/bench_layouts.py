@@ -29,6 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _fill
 
+# The per-subject queries say through which identity link a row was found; asked directly, with one
+# subject's own keys, no row was found through a link (native parameters are given as text).
+NO_LINKS: dict[str, list[str]] = {"via_keys": [], "via_labels": []}
+NO_LINKS_TEXT = {"via_keys": "[]", "via_labels": "[]"}
+
 ROOT = Path(__file__).resolve().parents[1]
 LC = "LowCardinality(String)"
 
@@ -254,13 +259,18 @@ def main(argv: list[str] | None = None) -> int:
                     ms = []
                     cpu0 = sum(os.times()[:2])
                     for i, key in enumerate(sample):
-                        params = {"subject_keys": [key], "since": "1970-01-01 00:00:00", "until": "2200-01-01 00:00:00",
-                                  "limit": 10_000, "offset": 0}  # fmt: skip
+                        params = {"subject_keys": [key], **NO_LINKS, "since": "1970-01-01 00:00:00",
+                                  "until": "2200-01-01 00:00:00", "limit": 10_000, "offset": 0}  # fmt: skip
                         t = time.perf_counter()
                         if path == "clickhouse-connect":
                             client.query(sql, parameters=params)
                         else:
-                            native_params = {**params, "subject_keys": "['" + key + "']"}
+                            native_params = {
+                                **params,
+                                "subject_keys": "['" + key + "']",
+                                "via_keys": "[]",
+                                "via_labels": "[]",
+                            }
                             one = sql.replace("SETTINGS ", "SETTINGS max_threads=1, ")
                             text = sql if path == "chdb native" else one
                             native.query(text, "Native", params=native_params)
@@ -274,11 +284,11 @@ def main(argv: list[str] | None = None) -> int:
             # how many parts and granules the primary key selected.
             key = sample[0]
             stats = native.query(sql_for("timeline", table, layout), "Native", params={
-                "subject_keys": "['" + key + "']", "since": "1970-01-01 00:00:00", "until": "2200-01-01 00:00:00",
-                "limit": 10_000, "offset": 0})  # fmt: skip
+                "subject_keys": "['" + key + "']", **NO_LINKS_TEXT, "since": "1970-01-01 00:00:00",
+                "until": "2200-01-01 00:00:00", "limit": 10_000, "offset": 0})  # fmt: skip
             explain = native.query("EXPLAIN indexes = 1 " + sql_for("timeline", table, layout), "TSVRaw", params={
-                "subject_keys": "['" + key + "']", "since": "1970-01-01 00:00:00", "until": "2200-01-01 00:00:00",
-                "limit": 10_000, "offset": 0}).bytes().decode()  # fmt: skip
+                "subject_keys": "['" + key + "']", **NO_LINKS_TEXT, "since": "1970-01-01 00:00:00",
+                "until": "2200-01-01 00:00:00", "limit": 10_000, "offset": 0}).bytes().decode()  # fmt: skip
             granules = re.findall(r"Granules: (\d+/\d+)", explain)
             parts_sel = re.findall(r"Parts: (\d+/\d+)", explain)
             print(

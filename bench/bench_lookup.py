@@ -40,6 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _fill
 
+# The per-subject queries say through which identity link a row was found; asked directly, with one
+# subject's own keys, no row was found through a link (native parameters are given as text).
+NO_LINKS: dict[str, list[str]] = {"via_keys": [], "via_labels": []}
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-lookup-secret-" + "x" * 32
 PROBES = 300  # subjects asked by personnummer; the rest of the log is synthetic keys
@@ -177,7 +181,15 @@ def native_call_path(settings: Any, people_keys: list[str], queries: int) -> dic
         sql = load_sql(name)
 
         def one(key: str) -> Any:
-            params = {"subject_keys": f"['{key}']", "since": since, "until": until, "limit": 10_000, "offset": 0}
+            params = {
+                "subject_keys": f"['{key}']",
+                "via_keys": "[]",
+                "via_labels": "[]",
+                "since": since,
+                "until": until,
+                "limit": 10_000,
+                "offset": 0,
+            }
             return conn.query(sql, "Native", params=params).bytes()
 
         return one
@@ -205,8 +217,8 @@ def measure(client: Any, settings: Any, probes: list[tuple[str, str]], queries: 
     out["timeline_ms"] = timed(lineage.timeline, people)
     out["findings_ms"] = timed(lambda p: findings(backend, lineage.subject_keys(p)), people)
     key = lineage.subject_keys(people[0])
-    params = {"subject_keys": key, "since": "1970-01-01 00:00:00", "until": "2200-01-01 00:00:00", "limit": 10_000,
-              "offset": 0}  # fmt: skip
+    params = {"subject_keys": key, **NO_LINKS, "since": "1970-01-01 00:00:00", "until": "2200-01-01 00:00:00",
+              "limit": 10_000, "offset": 0}  # fmt: skip
     out["timeline_engine"] = engine_read(client, load_sql("timeline"), params)
     out.update(native_call_path(settings, [lineage.subject_keys(p)[0] for p in people], queries))
     return out

@@ -96,9 +96,9 @@ def measure_raw(bootstrap: str, home: Path, events: list[Any]) -> dict[str, Any]
     pseudonymiser, codec = Pseudonymiser.from_settings(settings), EventCodec()
     prepared = []
     for event in events:
-        subject = pseudonymiser.pseudonymise(event.subject)
-        value = codec.encode(event.model_copy(update={"subject": subject}))
-        prepared.append((value, subject.key.encode(), [(EVENT_TYPE_HEADER, event.event_type.encode())]))
+        stored = pseudonymiser.pseudonymise_event(event)  # a link event's other identifier too
+        value = codec.encode(stored)
+        prepared.append((value, stored.subject.key.encode(), [(EVENT_TYPE_HEADER, event.event_type.encode())]))
     answered = [0, 0]
     queue_full = 0
 
