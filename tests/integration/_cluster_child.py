@@ -100,9 +100,8 @@ def main(directory: Path) -> dict[str, Any]:
     stream += [(p.subject, p.event) for p in simulate_findings(stream, seed=5)]
     rows = []
     for offset, (_, event) in enumerate(stream):
-        stamped = event.model_copy(
-            update={"subject": pseudonymiser.pseudonymise(event.subject), "register_version": version}  # type: ignore[arg-type]
-        )
+        # As the SDK stores it: the subject (and a link event's other identifier) keyed, the register's version.
+        stamped = pseudonymiser.pseudonymise_event(event).model_copy(update={"register_version": version})
         rows.append(event_row(stamped, catalog.current(event.avro_name), "pdtrail.events", offset % 3, offset, now))
     half = len(rows) // 2
     for target, settings in ((single, {}), (clustered, consistency.insert_settings())):
