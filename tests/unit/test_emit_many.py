@@ -146,8 +146,11 @@ def _read_with_deadline(fd: int, pid: int, *, seconds: float) -> str | None:
     import select
     import signal
 
-    ready, _, _ = select.select([fd], [], [], seconds)
-    if not ready:
+    # poll, not select: by the time this runs the suite's process may hold more than 1024 descriptors,
+    # which select() cannot watch.
+    watch = select.poll()
+    watch.register(fd, select.POLLIN)
+    if not watch.poll(seconds * 1000):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         return None
