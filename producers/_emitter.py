@@ -66,6 +66,21 @@ _SPOOL_CODES = {
 _REPLAY_BATCH = 500
 _SERVE_EVERY_MASK = 7  # emit() serves librdkafka's reports on every 8th event
 _LIVE: weakref.WeakSet[AuditEmitter] = weakref.WeakSet()
+
+
+def _never_destroy(inherited: Producer) -> None:
+    """Keep the parent's producer, inherited by a forked child, from ever being destroyed in the child.
+
+    Its librdkafka threads did not come across the fork, but its locks did, in whatever state those threads
+    left them: destroying it waits on a lock that no thread will release (seen: a forked child hung for
+    good in ``Producer_dealloc`` when the first emit replaced it). One extra reference that is never
+    dropped, not even when the interpreter exits, costs the child that copy's memory and nothing else.
+    """
+    import ctypes  # only a forked child needs it
+
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(inherited))
+
+
 # One header list per event type, built once: librdkafka copies it for each message.
 _HEADERS: dict[str, Headers] = {t: [(EVENT_TYPE_HEADER, t.encode())] for t in EVENT_CLASS_BY_TYPE}
 
@@ -196,6 +211,7 @@ class AuditEmitter:
         self._lock = threading.Lock()
         self._answered_badly = self._failed = 0
         self._spool = None
+        _never_destroy(self._producer)
         self._start()
 
     def _poll_forever(self) -> None:
