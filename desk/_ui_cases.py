@@ -77,6 +77,7 @@ def findings_page(request: Request) -> Response:
     chosen = {k: request.query_params.get(k, "").strip() for k in ("kind", "purpose", "since", "until")}
     context: dict[str, Any] = {"who": who, "may_findings": who.may(Permission.FINDINGS), "found": None, **chosen}
     if context["may_findings"]:
+        context["labels"] = ui._labels(desk)  # purposes in the register's words, the code in each cell's title
         context["found"] = day.log_findings(
             desk, who, chosen["kind"] or None, chosen["purpose"] or None,
             ui._moment(request, "since"), ui._moment(request, "until"),

@@ -5,6 +5,7 @@ log's own lookups apart, and an access report that never tells of another person
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import random
 import re
@@ -22,7 +23,7 @@ from pdtrail.desk import create_app, new_token
 from pdtrail.infra import apply_migrations, ensure_topics
 from pdtrail.producers import Actor, AuditEmitter, Pseudonymiser
 from pdtrail.queries import LocalQueries, deadline
-from pdtrail.schemas import RightsRequestAnswered, RightsRequestReceived, SubjectIdentifier
+from pdtrail.schemas import RightsRequestAnswered, RightsRequestReceived, SubjectIdentifier, load_register
 from pdtrail.simulate import simulate_company, simulate_findings
 from pdtrail.store import connect
 from tests.conftest import pipeline_settings
@@ -170,6 +171,14 @@ def test_the_findings_of_the_whole_log_filter_by_kind_and_open_the_subject(day: 
     ).json()
     own = day.client.get(f"/api/v1/subjects/{opened['subject']}/findings", headers=day.headers("auditor")).json()
     assert finding["event_id"] in {f["event_id"] for f in own["items"]}
+
+    # The page shows each purpose in the register's words, its code kept in the cell's title.
+    sign_in(day.client, day.tokens["dpo"])
+    page = day.client.get(f"/findings?purpose={purpose}")
+    assert page.status_code == 200
+    label = load_register(day.settings.processing_register.path).purposes[purpose].label_en
+    assert label and label != purpose
+    assert f'<td class="purpose" title="{purpose}">{html.escape(label)}</td>' in page.text
 
 
 def test_who_accessed_sets_the_audit_logs_own_lookups_apart_with_totals(day: Day) -> None:
