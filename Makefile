@@ -42,6 +42,7 @@ bench-quick: setup
 	$(BIN)/python bench/bench_cluster.py --quick
 	$(BIN)/python bench/bench_identifiers.py --quick
 	$(BIN)/python bench/bench_refs.py --quick
+	$(BIN)/python bench/bench_integrity.py --quick --json $(BENCH_OUT)/integrity.json
 
 clean:
 	-$(BIN)/pdtrail broker stop

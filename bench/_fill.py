@@ -59,11 +59,17 @@ def fill_expressions(
     event_ids: str = "v7",
     key: str = "hex",
     probe_keys: Sequence[str] = (),
+    unique_offsets: bool = False,
 ) -> dict[str, str]:
     """Column -> SQL expression over ``number`` (the event's position in the log, 0 = oldest).
 
     Synthetic subjects ``0 .. len(probe_keys) - 1`` are stored under ``probe_keys`` (keys the SDK's pseudonymiser
-    gave real identifiers), so that a bench can ask for them by identifier, as a DPO does."""
+    gave real identifiers), so that a bench can ask for them by identifier, as a DPO does.
+
+    A subject's events share a Kafka partition, as the SDK keys them. Their offsets are the log position
+    over the partition count, which compresses like a real log's but repeats within a partition; with
+    ``unique_offsets`` the offset is the log position itself: unique and rising in every partition (with
+    gaps), as ``verify`` and the checkpoints need them."""
     from pdtrail.simulate import ADDRESS_REGISTER, BOOKKEEPING, CLEANING_OPERATOR, CREDIT_BUREAU, PAYMENT_PROVIDER
 
     acc = "personal_data.accessed"
@@ -140,7 +146,7 @@ def fill_expressions(
         "schema_version": "2",
         "kafka_topic": "'pdtrail.events'",
         "kafka_partition": f"toUInt16(cityHash64(s, 24) % {partitions})",
-        "kafka_offset": f"intDiv(number, {partitions})",
+        "kafka_offset": "number" if unique_offsets else f"intDiv(number, {partitions})",
         "ingested_at": f"fromUnixTimestamp64Micro({occurred_us} + 20000 + cityHash64(number, 20) % 500000, 'UTC')",
         "action": "''",
         "gdpr_right": "''",

@@ -46,6 +46,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000, help="synthetic events to store (default 1M)")
     parser.add_argument("--every", type=int, default=1000, help="rows per checkpoint (default 1000)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20k events")
+    parser.add_argument("--json", type=Path, help="write the figures here (default: bench/results/integrity.json)")
     args = parser.parse_args()
     if args.quick:
         args.events = 20_000
@@ -80,7 +81,7 @@ def main() -> int:
         started = time.perf_counter()
         from pdtrail.consumers import COLUMNS
 
-        fill(client, "events", COLUMNS, args.events, max(1, args.events // 10), 6)
+        fill(client, "events", COLUMNS, args.events, max(1, args.events // 10), 6, unique_offsets=True)
         client.command("OPTIMIZE TABLE events FINAL")
         print(f"filled {args.events:,} events in {time.perf_counter() - started:.1f}s")
         events_bytes = bytes_on_disk(client, "events")
@@ -140,7 +141,7 @@ def main() -> int:
             return 1
     finally:
         broker.stop()
-    out = Path(__file__).resolve().parent / "results" / "integrity.json"
+    out = args.json or Path(__file__).resolve().parent / "results" / "integrity.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"written {out}")
