@@ -4,7 +4,9 @@ standalone verifier and pdtrail compute exactly the same thing."""
 
 from __future__ import annotations
 
-from pdtrail.integrity.verify_proof import node_hash
+import hashlib
+
+from pdtrail.integrity.verify_proof import NODE_PREFIX
 
 
 def _split(size: int) -> int:
@@ -19,10 +21,12 @@ def merkle_root(leaves: list[bytes]) -> bytes:
     if not leaves:
         raise ValueError("a checkpoint covers at least one leaf")
     level = list(leaves)
+    sha256 = hashlib.sha256
     # Bottom-up in pairs gives the RFC 9162 tree too: an odd node is carried up unchanged, which is
     # what the largest-power-of-two split does, and it needs no recursion for large segments.
     while len(level) > 1:
-        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        # node_hash inlined: verify hashes every leaf of the log up this loop (a quarter of its Python time).
+        paired = [sha256(NODE_PREFIX + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired
