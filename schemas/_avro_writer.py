@@ -6,6 +6,16 @@ to fit: the writer generated from the schema reads the model's fields straight f
 writes enum symbols and small lengths from precomputed bytes, and the timestamp as the microseconds
 integer. The output is byte for byte fastavro's (a unit test compares them over generated events); a
 schema using a type this writer does not know falls back to fastavro.
+
+Two things repeat from event to event and are not written again each time (measured: they were a third
+of the writer's time). The envelope's who-and-why run (actor, purpose, legal basis, categories, source
+system) is the same for most events of one service: its bytes are kept per distinct run, at most
+:data:`BLOCK_CACHE_SIZE` per schema (emptied when full). It holds no subject: the subject and every
+per-event field are written for each event. And a timestamp's varint shares its upper three bytes with
+every other one of the same ~4.8 hours: those are kept too, at most as many.
+
+fastavro's C writer was measured as the alternative, fed primitives only (no logical types, the record
+as plain dicts): 2-3x slower than this writer per event, the dicts to build and its Python entry included.
 """
 
 from __future__ import annotations
@@ -20,6 +30,9 @@ _MICROSECOND = dt.timedelta(microseconds=1)
 
 class UnsupportedSchemaError(Exception):
     """The schema uses a type the compiled writer does not generate code for."""
+
+
+BLOCK_CACHE_SIZE = 1024
 
 
 def zigzag_varint(n: int) -> bytes:
@@ -41,10 +54,24 @@ def _varint(n: int) -> bytes:
     return _SMALL[n] if 0 <= n < 1024 else zigzag_varint(n)
 
 
+# Upper three bytes of a timestamp's varint by its bits above the lowest 35 (about 4.8 hours of microseconds:
+# a live service and a backfill of historical logs alike find theirs here).
+_UPPER: dict[int, bytes] = {}
+_EIGHT_BYTES = range(1 << 49, 1 << 56)  # zig-zagged, a varint of eight bytes: every date from 1987 to 2198
+
+
 def _micros(value: dt.datetime | int) -> bytes:
-    if isinstance(value, int):
-        return zigzag_varint(value)
-    return zigzag_varint((value - _EPOCH) // _MICROSECOND)
+    n = value if isinstance(value, int) else (value - _EPOCH) // _MICROSECOND
+    z = (n << 1) ^ (n >> 63)
+    if z not in _EIGHT_BYTES:
+        return zigzag_varint(n)
+    upper = _UPPER.get(z >> 35)
+    if upper is None:
+        if len(_UPPER) >= BLOCK_CACHE_SIZE:
+            _UPPER.clear()
+        upper = _UPPER[z >> 35] = zigzag_varint(n)[5:]
+    low = ((z & 0x7F) | 0x80, (z >> 7 & 0x7F) | 0x80, (z >> 14 & 0x7F) | 0x80, (z >> 21 & 0x7F) | 0x80)
+    return bytes((*low, (z >> 28 & 0x7F) | 0x80)) + upper
 
 
 class _Codegen:
@@ -130,6 +157,50 @@ class _Codegen:
 EventWriter = Callable[[dict[str, Any], Any, "str | None"], bytes]
 # Envelope fields the SDK sets itself: read from the writer's arguments, not from the event's fields.
 _GIVEN = {"subject": "subject", "register_version": "register_version"}
+# The envelope's run of fields that one service repeats from event to event (who, why, on which basis):
+# written once per distinct run. In this order and side by side in the envelope, or not cached at all.
+_REPEATED = ("actor", "purpose", "legal_basis", "data_categories", "source_system")
+
+
+def _block_key(gen: _Codegen, fields: list[dict[str, Any]]) -> str:
+    """A hashable expression of the run's values (a record's by its fields, an array as a tuple)."""
+    parts = []
+    for field in fields:
+        expr, kind = f"fields[{field['name']!r}]", field["type"]
+        kind = kind if isinstance(kind, str | list) else kind.get("type")
+        if kind == "record":
+            record = gen.name("r")
+            gen.emit(1, f"{record} = {expr} if {expr}.__class__ is dict else {expr}.__dict__")
+            parts += [f"{record}[{inner['name']!r}]" for inner in field["type"]["fields"]]
+        else:
+            parts.append(f"tuple({expr})" if kind == "array" else expr)
+    return f"({', '.join(parts)},)"
+
+
+def _write_block(gen: _Codegen, fields: list[dict[str, Any]]) -> None:
+    """The run's bytes from the cache, else written (and kept, the cache emptied when it is full)."""
+    key = gen.name("key")
+    gen.emit(1, f"{key} = {_block_key(gen, fields)}")
+    gen.emit(1, f"block = BLOCK.get({key})")
+    gen.emit(1, "if block is None:")
+    gen.emit(2, "run = []")
+    gen.emit(2, "out = run.append")
+    for field in fields:
+        gen.value(field["type"], f"fields[{field['name']!r}]", 2)
+    gen.emit(2, "block = b''.join(run)")
+    gen.emit(2, "if len(BLOCK) >= BLOCK_CACHE_SIZE:")
+    gen.emit(3, "BLOCK.clear()")
+    gen.emit(2, f"BLOCK[{key}] = block")
+    gen.emit(2, "out = parts.append")
+    gen.emit(1, "out(block)")
+
+
+def _repeated_run(envelope: list[dict[str, Any]]) -> slice | None:
+    names = [f["name"] for f in envelope]
+    if _REPEATED[0] not in names:
+        return None
+    start = names.index(_REPEATED[0])
+    return slice(start, start + len(_REPEATED)) if tuple(names[start : start + len(_REPEATED)]) == _REPEATED else None
 
 
 def compile_event_writer(schema: dict[str, Any], prefix: bytes) -> EventWriter:
@@ -145,7 +216,13 @@ def compile_event_writer(schema: dict[str, Any], prefix: bytes) -> EventWriter:
     gen.emit(1, "out = parts.append")
     for field in schema["fields"]:
         if field["name"] == "envelope":
-            for inner in field["type"]["fields"]:
+            envelope = field["type"]["fields"]
+            run = _repeated_run(envelope)
+            for index, inner in enumerate(envelope):
+                if run is not None and index == run.start:
+                    _write_block(gen, envelope[run])
+                if run is not None and run.start <= index < run.stop:
+                    continue
                 source = _GIVEN.get(inner["name"], f"fields[{inner['name']!r}]")
                 gen.value(inner["type"], source, 1)
         else:
@@ -156,6 +233,8 @@ def compile_event_writer(schema: dict[str, Any], prefix: bytes) -> EventWriter:
         "_SMALL": _SMALL,
         "_varint": _varint,
         "_micros": _micros,
+        "BLOCK": {},
+        "BLOCK_CACHE_SIZE": BLOCK_CACHE_SIZE,
         **gen.constants,
     }
     # The source is generated from the schema alone; no input of an event reaches it.

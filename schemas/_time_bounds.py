@@ -26,6 +26,15 @@ class TimeBounds:
     max_future_skew_s: float = 300.0
     past_slack_days: int = 365
 
+    # As spans, made once: the window is computed for every emitted event.
+    @functools.cached_property
+    def future_skew(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.max_future_skew_s)
+
+    @functools.cached_property
+    def past_slack(self) -> dt.timedelta:
+        return dt.timedelta(days=self.past_slack_days)
+
     @classmethod
     def from_settings(cls, section: Any) -> TimeBounds:
         return cls(max_future_skew_s=section.max_future_skew_s, past_slack_days=section.past_slack_days)
@@ -49,8 +58,7 @@ def time_window(
     """The earliest and the latest ``occurred_at`` accepted at ``now`` (default: this host's clock)."""
     bounds = bounds or configured_time_bounds()
     now = now or dt.datetime.now(dt.UTC)
-    past = register.longest_retention + dt.timedelta(days=bounds.past_slack_days)
-    return now - past, now + dt.timedelta(seconds=bounds.max_future_skew_s)
+    return now - register.longest_retention - bounds.past_slack, now + bounds.future_skew
 
 
 def occurred_at_problem(

@@ -67,3 +67,19 @@ def test_importing_the_sdk_loads_none_of_the_server_parts() -> None:
     assert "pdtrail" in loaded and "confluent_kafka" in loaded  # the probe did import the SDK
     modules = {"chdb", "clickhouse_connect", "fastapi", "uvicorn", "reportlab", "rich", "jinja2", "cryptography"}
     assert loaded.isdisjoint(modules), f"the SDK imports server parts: {sorted(loaded & modules)}"
+
+
+def test_importing_the_sdk_leaves_email_validation_until_an_email_subject_is_built() -> None:
+    import json
+    import sys
+
+    code = (
+        "import json, sys; from pdtrail.producers import AuditEmitter, SubjectIdentifier; "
+        "before = 'email_validator' in sys.modules; "
+        "s = SubjectIdentifier(kind='email', value=' Someone@Example.ORG '); "
+        "print(json.dumps([before, 'email_validator' in sys.modules, s.value.get_secret_value()]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    before, after, normalised = json.loads(done.stdout)
+    assert not before, "the SDK's import loads email_validator"
+    assert after and normalised == "someone@example.org"  # validated and normalised as before, once needed
