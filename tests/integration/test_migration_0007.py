@@ -97,4 +97,4 @@ def test_a_row_changed_under_a_long_prefix_checkpoint_is_still_named(
     )
     report = verify(client, public_keys_from_settings(settings), read_external(settings))
     named = [(f.kind, f.event_id) for f in report.findings]
-    assert ("modified", event_id) in named, [str(f) for f in report.findings]
+    assert named == [("modified", event_id)], [str(f) for f in report.findings]  # that row, and no other
