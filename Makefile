@@ -37,6 +37,7 @@ bench-quick: setup
 	$(BIN)/python bench/bench_ingest.py --quick --json $(BENCH_OUT)/ingest.json
 	$(BIN)/python bench/bench_lookup.py --quick --json $(BENCH_OUT)/lookup.json
 	$(BIN)/python bench/bench_layouts.py --quick
+	$(BIN)/python bench/bench_bytes.py --quick
 	$(BIN)/python bench/bench_findings.py --quick --json $(BENCH_OUT)/findings.json
 	$(BIN)/python bench/bench_desk.py --quick --json $(BENCH_OUT)/desk.json
 	$(BIN)/python bench/bench_cluster.py --quick

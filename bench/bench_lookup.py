@@ -57,6 +57,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=200, help="lookups per question")
     parser.add_argument("--store", type=Path, default=None, help="keep the stores here, and reuse a filled one")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--until", type=int, default=None, help="apply the migrations up to this one only (a before)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "lookup.json")
     parser.add_argument("--quick", action="store_true", help="smoke run: 100k events, 1k subjects, 20 lookups")
     args = parser.parse_args(argv)
@@ -234,7 +235,7 @@ def run_one(args: argparse.Namespace, months: int) -> dict[str, Any]:
     settings = settings_for(home)
     client = connect(settings)
     try:
-        apply_migrations(client)
+        apply_migrations(client, until=args.until)
         probes = probe_people(settings, args.seed)
         stored = int(client.command("SELECT count() FROM events"))
         fill_s = None

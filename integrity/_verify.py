@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 
 from pdtrail.integrity import _sql
 from pdtrail.integrity._canonical import row_leaf
-from pdtrail.integrity._checkpoint import PREFIX_BYTES, Checkpoint
+from pdtrail.integrity._checkpoint import Checkpoint, leaf_matches
 from pdtrail.integrity._merkle import merkle_root
 
 WINDOW = 50  # checkpoints whose rows are read in one query
@@ -229,6 +229,9 @@ def _check_rows(
     retention_cutoff: int,
 ) -> None:  # fmt: skip
     expected = dict(zip(checkpoint.offsets, checkpoint.leaf_prefixes, strict=True))
+    # leaf_matches for every row, with the prefix length worked out once per checkpoint (it is one length per
+    # checkpoint: the one it was signed with), as this loop runs for every row of the log.
+    width = len(checkpoint.leaf_prefixes[0]) // 2 if checkpoint.leaf_prefixes else 0
     by_offset: dict[int, list[tuple[bytes, str]]] = defaultdict(list)
     for offset, leaf, _, event_id in rows:
         by_offset[offset].append((leaf, event_id))
@@ -236,7 +239,7 @@ def _check_rows(
     modified: list[tuple[int, str]] = []
     for offset, found in sorted(by_offset.items()):
         want = expected.get(offset)
-        genuine = next((i for i, (leaf, _) in enumerate(found) if leaf[:PREFIX_BYTES].hex() == want), None)
+        genuine = next((i for i, (leaf, _) in enumerate(found) if want and leaf[:width].hex() == want), None)
         for i, (leaf, event_id) in enumerate(found):
             if i == genuine:
                 leaves[offset] = leaf
@@ -274,6 +277,6 @@ def _swapped(
     for row in rows:
         offset = int(row["kafka_offset"])
         for other in offsets:
-            if other != offset and row_leaf({**row, "kafka_offset": other})[:PREFIX_BYTES].hex() == expected[other]:
+            if other != offset and leaf_matches(row_leaf({**row, "kafka_offset": other}), expected[other]):
                 moved.add(offset)
     return moved

@@ -99,6 +99,18 @@ def test_column_changes_run_on_both_tables_local_first() -> None:
     assert parse(statements).errors == [None] * 8
 
 
+def test_the_millisecond_ingest_time_renders_on_both_tables_and_keeps_each_ones_codec() -> None:
+    version, name, sql = migrations()[6]
+    assert (version, name) == (7, "0007_ingested_at_to_the_millisecond")
+    statements = render_migration(sql, layout())
+    modify = "MODIFY COLUMN ingested_at DateTime64(3, 'UTC')"
+    assert statements == [
+        f"ALTER TABLE `pdtrail`.`events_local` ON CLUSTER `audit` {modify}",
+        f"ALTER TABLE `pdtrail`.`events` ON CLUSTER `audit` {modify}",
+    ]  # no codec named: a Distributed table has none, and the cluster's local table keeps its own
+    assert parse(statements).errors == [None, None]
+
+
 def test_other_alters_run_on_the_local_table_only() -> None:
     cluster = layout()
     assert render_statement("ALTER TABLE events DROP PARTITION 202401", cluster) == [

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pdtrail.integrity import Checkpoint, Signer
-from pdtrail.integrity._checkpoint import COLUMNS
+from pdtrail.integrity._checkpoint import COLUMNS, PREFIX_BYTES, leaf_matches
 from pdtrail.integrity.verify_proof import canonical_json, checkpoint_signed_bytes
 
 UNSIGNED_FIELDS = tuple(name for name in COLUMNS if name != "signature")
@@ -159,3 +159,16 @@ def test_from_dict_takes_a_stored_row(signer: Signer) -> None:
     assert again.verifies_under(signer.public_key_raw)
     with pytest.raises(KeyError):
         Checkpoint.from_dict({k: v for k, v in stored.items() if k != "root"})
+
+
+def test_a_leaf_matches_the_prefix_it_was_signed_with_whatever_its_length() -> None:
+    leaf = hashlib.sha256(b"a row").digest()
+    other = hashlib.sha256(b"another row").digest()
+    for length in (8, PREFIX_BYTES):  # checkpoints signed before 4-byte prefixes hold 8
+        prefix = leaf[:length].hex()
+        assert leaf_matches(leaf, prefix)
+        assert not leaf_matches(other, prefix)
+        assert not leaf_matches(leaf, prefix[:-1] + ("0" if prefix[-1] != "0" else "1"))
+    assert PREFIX_BYTES == 4
+    assert not leaf_matches(leaf, None)  # an offset the checkpoint does not list
+    assert not leaf_matches(leaf, "")  # an empty prefix names nothing
