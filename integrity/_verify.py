@@ -216,10 +216,11 @@ def _intact(checkpoint: Checkpoint, rows: list[tuple[int, bytes]]) -> bool:
     """The common case, decided without a per-row dict: one row at each offset the checkpoint lists, in its
     order, each with its signed leaf prefix, together giving its root. Anything else is looked at row by
     row (``_check_rows``), which names what differs."""
-    if len(rows) != checkpoint.leaf_count or [offset for offset, _ in rows] != checkpoint.offsets:
+    if not rows or len(rows) != checkpoint.leaf_count or [offset for offset, _ in rows] != checkpoint.offsets:
         return False
     leaves = [leaf for _, leaf in rows]
-    if [leaf[:PREFIX_BYTES].hex() for leaf in leaves] != checkpoint.leaf_prefixes:
+    width = len(checkpoint.leaf_prefixes[0]) // 2  # as signed: 8 bytes before 4 became the default
+    if [leaf[:width].hex() for leaf in leaves] != checkpoint.leaf_prefixes:
         return False
     return merkle_root(leaves).hex() == checkpoint.root
 
