@@ -2,7 +2,9 @@
 
 Each kind is one ``finding_<kind>.sql`` file. The register is passed to the queries as parameters (flat
 ``purpose|basis`` pairs and the like), so the log is checked against the register the DPO names — by
-default the current one — without copying it into the store.
+default the current one — without copying it into the store. One person's findings of every kind are
+judged in Python over their rows, read once (``_findings_rules``: the same rules, without the cost of
+planning ten queries); asked for some kinds, or for every subject, the SQL files answer.
 """
 
 from __future__ import annotations
