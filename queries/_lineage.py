@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from pdtrail.producers import Pseudonymiser
@@ -27,6 +29,11 @@ LAST_MOMENT = "253402300800.000000"
 MAX_ROWS = 100_000
 MAX_OFFSET = 10_000_000
 MAX_LINK_ROWS = 10_000  # link events read per round of the closure; a full page counts as the bound reached
+# The linked sets of the answer being built (SubjectLineage.one_answer), per thread and task: a report asks
+# about a dozen queries of one subject, and each needed the same closure (one to three reads of the links).
+_ANSWER_LINKS: contextvars.ContextVar[dict[Any, LinkedSet] | None] = contextvars.ContextVar(
+    "pdtrail_answer_links", default=None
+)
 
 
 def _as_param(moment: dt.datetime) -> str:
@@ -77,13 +84,34 @@ class SubjectLineage:
         """The subject's keys and every key linked to them as the links stood just before ``until``
         (default: now and later, every link), each with how it was found; bounded, and says so."""
         end = _as_param(until) if until is not None else LAST_MOMENT
+        keys = self.subject_keys(identifier, kind)
+        memo = _ANSWER_LINKS.get()
+        if memo is not None and (tuple(keys), end) in memo:
+            return memo[(tuple(keys), end)]
 
         def fetch(keys: list[str]) -> list[Any]:
             params = {"subject_keys": keys, "link_types": LINK_TYPES, "since": FIRST_MOMENT, "until": end,
                       "limit": MAX_LINK_ROWS, "offset": 0}  # fmt: skip
             return rows_of(self.backend.run("subject_links", params))
 
-        return close_links(self.subject_keys(identifier, kind), fetch, page=MAX_LINK_ROWS)
+        linked = close_links(keys, fetch, page=MAX_LINK_ROWS)
+        if memo is not None:
+            memo[(tuple(keys), end)] = linked
+        return linked
+
+    @contextmanager
+    def one_answer(self) -> Iterator[None]:
+        """Within the block, a subject's linked set is read once per (keys, until) and reused: one answer
+        (a report, the desk's findings) sees one set of links, however many queries it asks. Nested
+        blocks share the outer one's sets; outside any block every query reads the links afresh."""
+        if _ANSWER_LINKS.get() is not None:
+            yield
+            return
+        token = _ANSWER_LINKS.set({})
+        try:
+            yield
+        finally:
+            _ANSWER_LINKS.reset(token)
 
     def _run(
         self,

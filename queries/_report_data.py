@@ -108,11 +108,12 @@ def access_report(
     the shipped one) gives the declared purposes, the contacts and the plain-language labels.
     ``reference``: the case's reference (the request's number), printed on the report. The DPO's own
     lookups are summarised in ``dpo_lookups``, not listed among the accesses (see ``_report_accesses``)."""
-    report, _ = _common(lineage, identifier, kind, since, until)
+    with lineage.one_answer():  # one set of links for the whole report
+        report, _ = _common(lineage, identifier, kind, since, until)
+        rules = rules if rules is not None else RetentionRules.from_register()
+        retention = lineage.retention_status(identifier, kind=kind, at=until, rules=rules)
     set_dpo_lookups_apart(report)
-    rules = rules if rules is not None else RetentionRules.from_register()
     register = register or rules.register or load_register()
-    retention = lineage.retention_status(identifier, kind=kind, at=until, rules=rules)
     categories = sorted({c for p in report["purposes"] for c in p["data_categories"]})
     return {
         "report": "access",
@@ -158,8 +159,9 @@ def complaint_report(
     log's integrity can be verified. ``integrity`` is the result of :func:`integrity_check` when the
     caller holds the store; without it the report gives the commands only. ``register`` is the
     processing register the findings are judged against (default: the shipped one)."""
-    report, results = _common(lineage, identifier, kind, since, until)
-    keys = lineage.linked_set(identifier, kind, until).keys  # the whole linked person, as at the period's end
+    with lineage.one_answer():  # one set of links for the whole report
+        report, results = _common(lineage, identifier, kind, since, until)
+        keys = lineage.linked_set(identifier, kind, until).keys  # the whole linked person, at the period's end
     events = results["events"]
     first = min((r[0] for r in events.rows), default=None)
     last = max((r[0] for r in events.rows), default=None)

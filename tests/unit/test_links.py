@@ -12,6 +12,7 @@ import pytest
 from pdtrail.config import load_settings
 from pdtrail.producers import AuditEmitter
 from pdtrail.producers._links import also_known_as_events, link_events
+from pdtrail.queries import QueryResult, SubjectLineage
 from pdtrail.queries._links import LINKED, UNLINKED, LinkRow, close_links
 from pdtrail.schemas import Actor, InvalidEventError, PersonalDataAccessed, PseudonymousSubject, SubjectIdentifier
 from pdtrail.simulate import generate_personnummer
@@ -195,3 +196,34 @@ def test_link_and_unlink_are_checked_against_the_register_before_anything_is_sen
     with pytest.raises(InvalidEventError) as info:
         emitter.link(a, b, **{**_envelope(), "reason": "same as kund.exempel@example.se"})
     assert info.value.field == "reason" and "kund.exempel" not in str(info.value)
+
+
+class _CountingBackend:
+    """A store with no rows that counts the link reads of the lineage queries."""
+
+    def __init__(self) -> None:
+        self.link_reads = 0
+
+    def run(self, name: str, params: dict[str, object]) -> QueryResult:
+        self.link_reads += name == "subject_links"
+        return QueryResult(["occurred_at"], ["DateTime64(6, 'UTC')"], [])
+
+
+def test_one_answer_reads_the_links_once_per_subject_and_period() -> None:
+    backend = _CountingBackend()
+    lineage = SubjectLineage(backend, pseudonymiser())
+    subject = personnummer()
+    with lineage.one_answer():
+        lineage.who_accessed(subject)
+        lineage.timeline(subject)
+        lineage.linked_set(subject)
+        assert backend.link_reads == 1
+        lineage.timeline(subject, until=T0)  # another period's end: the links as they stood then
+        assert backend.link_reads == 2
+        with lineage.one_answer():  # a nested block shares the outer one's sets
+            lineage.sources(subject, until=T0)
+        assert backend.link_reads == 2
+    # Outside an answer every query reads the links afresh: a link made since is seen.
+    lineage.who_accessed(subject)
+    lineage.timeline(subject)
+    assert backend.link_reads == 4
