@@ -11,11 +11,13 @@ The rules take the parameters the SQL takes (the register as flat ``a|b`` pairs,
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pdtrail.queries._rights_cases import add_months
+from pdtrail.queries._rights_cases import deadline as art12_deadline
 
 # Records of rights handling and of identity links are not processing (the SQL's NOT IN lists).
 _RIGHTS_AND_LINKS = frozenset({
@@ -58,14 +60,6 @@ Params = dict[str, Any]
 
 def _shown(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")  # formatDateTime(x, '%Y-%m-%d %H:%i:%S')
-
-
-def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
-    """ClickHouse's addMonths: the same day and time, clamped to the month's last day."""
-    total = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(total, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
 
 
 def _latest_before(events: list[Row], at: dt.datetime, *, inclusive: bool = False) -> Row | None:
@@ -173,7 +167,7 @@ def after_retention(rows: list[Row], in_period: list[Row], p: Params) -> Iterato
         if c is None:
             continue
         months, days = periods[e.purpose]
-        ended = _add_months(c.at, int(months)) + dt.timedelta(days=int(days))
+        ended = add_months(c.at, int(months)) + dt.timedelta(days=int(days))
         if e.at > ended:
             yield e, f"collected for {e.purpose} at {_shown(c.at)}; retention ended {_shown(ended)}"
 
@@ -191,9 +185,7 @@ def late_answer(rows: list[Row], in_period: list[Row], p: Params) -> Iterator[Hi
     for e in in_period:
         if e.event_type != "rights_request.received":
             continue
-        one_month = _add_months(e.at, 1)
-        longer = e.reference in extended and extended[e.reference] <= one_month
-        deadline = _add_months(e.at, 3) if longer else one_month
+        deadline = art12_deadline(e.at, extended.get(e.reference))  # the desk's case list's own rule
         answer = answered.get(e.reference)
         request = f"{e.gdpr_right} request {e.reference}"
         if answer is not None and answer > deadline:

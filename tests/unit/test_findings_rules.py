@@ -10,7 +10,7 @@ import pytest
 
 from pdtrail.queries import QueryResult, findings
 from pdtrail.queries import _findings as findings_module
-from pdtrail.queries._findings_rules import _add_months
+from pdtrail.queries._rights_cases import add_months as _add_months
 
 T0 = dt.datetime(2025, 1, 31, 10, 0, 0, 500_000, tzinfo=dt.UTC)
 
