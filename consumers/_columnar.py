@@ -1,10 +1,13 @@
 """The columnar path: the engine parses a batch's raw Avro bodies; no Python touches an event's fields.
 
-Per writer schema (the fingerprint in each message) the batch becomes one Avro container block whose
-records are ``{kafka_partition, kafka_offset, <the body as written>, seal}``: Avro record bodies
-concatenate, so each record is the message's own bytes between zig-zag varints. One query parses every
-block, maps it to ``events`` columns with the checks of ``_columnar_sql`` and stages the rows in a
-Native file; the inserts (one per month, with its token) and the leaves read that file. The seal (the
+A round holds the batches of every partition due together (``decode_many``): the statements cost mostly
+per statement, not per row, so a round pays them once instead of once per partition. Per writer schema
+(the fingerprint in each message) the round becomes one Avro container block whose records are
+``{kafka_partition, kafka_offset, <the body as written>, seal}``: Avro record bodies concatenate, so each
+record is the message's own bytes between zig-zag varints. One query parses every block and maps it to
+``events`` columns, a second judges the rows with the checks of ``_columnar_sql`` and stages them in one
+Native file per Kafka partition and month; each partition's inserts (with their tokens) read its own files,
+and one query reads the round's leaves back. The seal (the
 offset XOR a random nonce per block) proves that a record was framed by the message it came from: a
 truncated body or trailing bytes shift every record after it and break their seals.
 
@@ -17,6 +20,7 @@ so a server store takes the per-message path for every batch.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import os
 import secrets
@@ -43,9 +47,9 @@ _OFFSET, _EVENT_ID = COLUMNS.index("kafka_offset"), COLUMNS.index("event_id")
 _STORED_IDS = """SELECT DISTINCT toString(event_id) FROM events
 WHERE (subject_key IN (SELECT subject_key FROM @STAGED@ WHERE ok) OR subject_key IN {keys:Array(String)})
   AND (event_id IN (SELECT event_id FROM @STAGED@ WHERE ok) OR event_id IN {ids:Array(UUID)})"""
-_INFO = f"""SELECT kafka_offset, toString(event_id), toYYYYMM(occurred_at),
+_INFO = f"""SELECT kafka_partition, kafka_offset, toString(event_id), toYYYYMM(occurred_at),
        formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), {LEAF_SQL} AS leaf
-FROM @STAGED@ WHERE ok ORDER BY kafka_offset"""
+FROM @STAGED@ WHERE ok ORDER BY kafka_partition, kafka_offset"""
 
 
 def _zz(n: int) -> bytes:
@@ -63,6 +67,11 @@ def _micros(moment: dt.datetime) -> int:
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return max(EARLIEST_US, min(LATEST_US, micros))
+
+
+def _remove(pattern: Path) -> None:
+    for path in pattern.parent.glob(pattern.name):
+        path.unlink(missing_ok=True)
 
 
 def _sql_str(value: str) -> str:
@@ -175,51 +184,73 @@ class EngineDecoder:
         self, partition: int, messages: list[Any], received: dt.datetime, one_by_one: Callable[[list[Any]], RowBatch],
         *, window: tuple[dt.datetime, dt.datetime] | None = None,
     ) -> StagedBatch:  # fmt: skip
-        groups: dict[bytes, list[tuple[int, bytes]]] = {}
-        slow: list[Any] = []
-        by_offset: dict[int, Any] = {}
+        """One partition's batch (``decode_many`` of that one)."""
+        staged = self.decode_many({partition: messages}, received, lambda _, slow: one_by_one(slow), window=window)
+        return staged[partition]
+
+    def decode_many(
+        self, batches: dict[int, list[Any]], received: dt.datetime,
+        one_by_one: Callable[[int, list[Any]], RowBatch], *, window: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> dict[int, StagedBatch]:  # fmt: skip
+        """The batches of several partitions staged together: the statements that parse, judge and read
+        them back cost mostly per statement, not per row, so a round of partitions pays them once."""
+        groups: dict[bytes, list[tuple[int, int, bytes]]] = {}
+        slow: dict[int, list[Any]] = {partition: [] for partition in batches}
+        by_position: dict[tuple[int, int], Any] = {}
         prefilter = self.prefilter
-        for msg in messages:
-            value = msg.value()
-            if (
-                value is None or len(value) > self._limit or len(value) <= HEADER_SIZE or value[:2] != MARKER
-                or (prefilter is not None and prefilter(value))
-            ):  # fmt: skip
-                slow.append(msg)
-                continue
-            fingerprint = value[2:HEADER_SIZE]
-            if self._schema(fingerprint) is None:
-                slow.append(msg)  # unknown_schema, as the per-message path says
-                continue
-            offset = msg.offset()
-            by_offset[offset] = msg
-            groups.setdefault(fingerprint, []).append((offset, value))
-        staged, files = self._stage(partition, groups, received, window)
-        rows: list[_Row] = []
+        for partition, messages in batches.items():
+            for msg in messages:
+                value = msg.value()
+                if (
+                    value is None or len(value) > self._limit or len(value) <= HEADER_SIZE or value[:2] != MARKER
+                    or (prefilter is not None and prefilter(value))
+                ):  # fmt: skip
+                    slow[partition].append(msg)
+                    continue
+                fingerprint = value[2:HEADER_SIZE]
+                if self._schema(fingerprint) is None:
+                    slow[partition].append(msg)  # unknown_schema, as the per-message path says
+                    continue
+                offset = msg.offset()
+                by_position[partition, offset] = msg
+                groups.setdefault(fingerprint, []).append((partition, offset, value))
+        batch, staged = self._stage(groups, received, window)
+        rows: dict[int, list[_Row]] = {partition: [] for partition in batches}
         if staged is not None:
             columns = self._client.query(
-                _INFO.replace("@STAGED@", staged), column_formats={"leaf": "bytes"}
+                _INFO.replace("@STAGED@", self._source(batch, "*")), column_formats={"leaf": "bytes"}
             ).result_columns
-            rows = [r for r in zip(*columns, strict=True) if r[0] in by_offset] if columns else []
-        vouched = {r[0] for r in rows}
-        slow += [msg for offset, msg in by_offset.items() if offset not in vouched]
-        slow.sort(key=lambda m: m.offset())
+            for partition, *row in zip(*columns, strict=True) if columns else ():
+                if (partition, row[0]) in by_position:
+                    rows[partition].append(tuple(row))
+        vouched = {(partition, r[0]) for partition, kept in rows.items() for r in kept}
+        for position, msg in by_position.items():
+            if position not in vouched:
+                slow[position[0]].append(msg)
+        decoded = {}
+        for partition in batches:
+            slow[partition].sort(key=lambda m: m.offset())
+            own = self._dir / f"s{batch}-{partition}-*.native"
+            source = self._source(batch, str(partition)) if staged and any(own.parent.glob(own.name)) else None
+            decoded[partition] = StagedBatch(
+                self._client, source, rows[partition], one_by_one(partition, slow[partition]),
+                functools.partial(_remove, own),
+            )  # fmt: skip
+        return decoded
 
-        def done() -> None:
-            for file in files:
-                for path in file.parent.glob(file.name):
-                    path.unlink(missing_ok=True)
-
-        return StagedBatch(self._client, staged, rows, one_by_one(slow), done)
+    def _source(self, batch: int, partition: str) -> str:
+        """The table function over the staged rows of one partition of a round (``*``: every partition)."""
+        return f"file({_sql_str(str(self._dir / f's{batch}-{partition}-*.native'))}, 'Native')"
 
     def _stage(
-        self, partition: int, groups: dict[bytes, list[tuple[int, bytes]]], received: dt.datetime,
+        self, groups: dict[bytes, list[tuple[int, int, bytes]]], received: dt.datetime,
         window: tuple[dt.datetime, dt.datetime] | None = None,
-    ) -> tuple[str | None, list[Path]]:  # fmt: skip
-        """Write the blocks, parse and stage them: the staged rows' table function and its files."""
-        if not groups:
-            return None, []
+    ) -> tuple[int, bool]:  # fmt: skip
+        """Write the blocks, parse and stage them, one file per Kafka partition and month (``_source``):
+        the round's number, and whether anything was staged."""
         batch = next(self._count)
+        if not groups:
+            return batch, False
         ingested = f"toDateTime64({_sql_str(received.astimezone(dt.UTC).strftime('%Y-%m-%d %H:%M:%S.%f'))}, 6, 'UTC')"
         earliest, latest = (_micros(w) for w in window) if window else (EARLIEST_US, LATEST_US)
         selects = []
@@ -228,7 +259,7 @@ class EngineDecoder:
             assert schema is not None
             nonce = secrets.randbits(62)
             path = self._dir / f"b{batch}-{n}.avro"
-            self._write_block(path, schema, partition, records, nonce)
+            self._write_block(path, schema, records, nonce)
             source = f"file({_sql_str(str(path))}, 'Avro')"
             selects.append(
                 schema.select.replace("@SOURCE@", source).replace("@TOPIC@", _sql_str(self._topic))
@@ -253,27 +284,32 @@ class EngineDecoder:
                 except Exception:
                     part.unlink(missing_ok=True)
             if not good:
-                return None, []
+                return batch, False
             parsed = self._dir / f"p{batch}-*.native"
         finally:
             for n in range(len(selects)):
                 (self._dir / f"b{batch}-{n}.avro").unlink(missing_ok=True)
-        # Stage 2: every row judged by one expression, whatever its type; one file per month, so that each
-        # monthly insert reads its own rows only.
+        # Stage 2: every row judged by one expression, whatever its type; one file per partition and month, so
+        # that each insert reads its own rows only (a string key: the file is named "<partition>-<yyyymm>").
         staged = self._dir / f"s{batch}-{{_partition_id}}.native"
         columns = ", ".join(COLUMNS)
-        self._client.command(
-            f"INSERT INTO FUNCTION file({_sql_str(str(staged))}, 'Native') PARTITION BY toYYYYMM(occurred_at) "
-            f"SELECT {columns}, ({CHECK_SQL}) AS ok FROM file({_sql_str(str(parsed))}, 'Native')"
-        )
-        every_month = self._dir / f"s{batch}-*.native"
-        return f"file({_sql_str(str(every_month))}, 'Native')", [parsed, every_month]
+        try:
+            self._client.command(
+                f"INSERT INTO FUNCTION file({_sql_str(str(staged))}, 'Native') "
+                "PARTITION BY concat(toString(kafka_partition), '-', toString(toYYYYMM(occurred_at))) "
+                f"SELECT {columns}, ({CHECK_SQL}) AS ok FROM file({_sql_str(str(parsed))}, 'Native')"
+            )
+        finally:
+            _remove(parsed)  # stage 2 is its only reader
+        return batch, True
 
     @staticmethod
-    def _write_block(path: Path, schema: _Schema, partition: int, records: list[tuple[int, bytes]], nonce: int) -> None:
+    def _write_block(path: Path, schema: _Schema, records: list[tuple[int, int, bytes]], nonce: int) -> None:
         sync = os.urandom(16)
-        part = _zz(partition)
-        body = b"".join(part + _zz(offset) + value[HEADER_SIZE:] + _zz(offset ^ nonce) for offset, value in records)
+        body = b"".join(
+            _zz(partition) + _zz(offset) + value[HEADER_SIZE:] + _zz(offset ^ nonce)
+            for partition, offset, value in records
+        )
         with open(path, "wb") as block:
             block.write(b"Obj\x01" + schema.meta + sync + _zz(len(records)) + _zz(len(body)) + body + sync)
 

@@ -4,7 +4,8 @@ Every decision is ``_planner``'s (where a partition resumes, what is replayed, t
 batch and their order); this module only reads Kafka and the store, and runs those steps:
 confirm the batch's dead letters, write its intent, insert month by month with deduplication
 tokens, record the leaves and checkpoint, commit. ``_decoder`` turns a batch into rows and poison
-(the engine parses the Avro where it can, one message at a time where it must); ``_store_writes``
+(the engine parses the Avro where it can, one message at a time where it must), every partition due in
+a round (``_planner.flush_round``) staged together; ``_store_writes``
 holds the store's reads and writes and the back-off they are retried with.
 """
 
@@ -280,24 +281,40 @@ class AuditConsumer:
         self.metrics.consumed.inc()
 
     def _flush_due(self) -> None:
-        settings, now = self._settings.consumer, time.monotonic()
-        for state in list(self._partitions.values()):
-            if plan.flush_due(state, now=now, batch_size=settings.batch_size, linger_s=settings.linger_s):
+        settings = self._settings.consumer
+        states = plan.flush_round(list(self._partitions.values()), now=time.monotonic(),
+                                  batch_size=settings.batch_size, linger_s=settings.linger_s)  # fmt: skip
+        if len(states) < 2:
+            for state in states:
                 self._flush(state)
+            return
+        # One round: the engine stages every partition's batch in one go; each is then stored as before.
+        batches = {state.partition: state.batch.messages for state in states if state.batch is not None}
+        decode = functools.partial(self._decoder.decode_many, batches, dt.datetime.now(dt.UTC))
+        try:
+            decoded = self._store.retrying("staging the batches", decode, bounded=True)
+        except Abandoned:
+            for state in states:
+                self._abandon(state, plan.replay_whole(state))
+            return
+        for state in states:
+            self._flush(state, decoded.pop(state.partition))
 
     # -- one batch ------------------------------------------------------------------------------
 
-    def _flush(self, state: plan.PartitionState) -> None:
+    def _flush(self, state: plan.PartitionState, decoded: DecodedBatch | None = None) -> None:
         batch = state.batch
         if batch is None:
+            if decoded is not None:
+                decoded.close()
             return
         partition, intent_written = state.partition, plan.replay_whole(state)
-        decoded: DecodedBatch | None = None
         try:
-            # The engine stages the batch: store I/O, retried like every other (Abandoned past the budget).
-            received = dt.datetime.now(dt.UTC)
-            decode = functools.partial(self._decoder.decode, partition, batch.messages, received)
-            decoded = self._store.retrying("staging the batch", decode, bounded=True)
+            if decoded is None:
+                # The engine stages the batch: store I/O, retried like every other (Abandoned past the budget).
+                received = dt.datetime.now(dt.UTC)
+                decode = functools.partial(self._decoder.decode, partition, batch.messages, received)
+                decoded = self._store.retrying("staging the batch", decode, bounded=True)
             for poison in decoded.poison:
                 self._dead_letter(poison.message, poison.reason, poison.error)
             dropped = self._store.retrying("reading stored event ids", decoded.drop_stored, bounded=True)

@@ -117,6 +117,16 @@ class BatchDecoder:
             )  # fmt: skip
         return _Rows(self._client, self.one_by_one(partition, messages, received), self.consistency)
 
+    def decode_many(self, batches: dict[int, list[Any]], received: dt.datetime) -> dict[int, DecodedBatch]:
+        """The batches of several partitions, staged together by the engine (one by one otherwise)."""
+        if self.engine is None:
+            return {partition: self.decode(partition, messages, received) for partition, messages in batches.items()}
+        staged = self.engine.decode_many(
+            batches, received, lambda partition, slow: self.one_by_one(partition, slow, received),
+            window=self.window(received),
+        )  # fmt: skip
+        return dict(staged)
+
     def one_by_one(self, partition: int, messages: list[Any], received: dt.datetime) -> RowBatch:
         """The slow path: every message decoded and validated in Python."""
         batch = RowBatch()

@@ -149,6 +149,15 @@ def flush_due(state: PartitionState, *, now: float, batch_size: int, linger_s: f
     return state.at_end or len(batch.messages) >= batch_size or now - batch.since >= linger_s
 
 
+def flush_round(states: list[PartitionState], *, now: float, batch_size: int, linger_s: float) -> list[PartitionState]:
+    """The partitions to flush now: none until one is due, then every partition holding a batch that may be
+    stored (a replay only once whole), so that the engine stages the round in one go."""
+    if not any(flush_due(s, now=now, batch_size=batch_size, linger_s=linger_s) for s in states):
+        return []
+    whole = [s for s in states if s.batch is not None]
+    return [s for s in whole if s.replay is None or (s.batch is not None and s.batch.last_offset >= s.replay[1])]
+
+
 def replay_whole(state: PartitionState) -> bool:
     """True if the pending batch is exactly the range being replayed (its intent is written already)."""
     batch = state.batch

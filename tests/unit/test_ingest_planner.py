@@ -31,6 +31,7 @@ from pdtrail.consumers._planner import (
     WriteIntent,
     abandoned,
     flush_due,
+    flush_round,
     flushed,
     on_message,
     plan_flush,
@@ -297,6 +298,28 @@ def test_a_replay_flushes_only_once_it_holds_the_whole_range() -> None:
     assert RecordLeaves(read_back=True) in steps
     flushed(state)
     assert state.phase is Phase.READING and state.replay is None
+
+
+def test_a_round_flushes_every_partition_with_a_batch_once_one_is_due() -> None:
+    full, partial, empty = State(0), State(1), State(2)
+    for offset in range(3):
+        take(full, offset, Msg(f"f{offset}"))
+    take(partial, 0, Msg("p0"))
+    states = [full, partial, empty]
+    assert flush_round([partial, empty], now=0.0, batch_size=3, linger_s=1e9) == []  # none due: no round yet
+    assert flush_round(states, now=0.0, batch_size=3, linger_s=1e9) == [full, partial]
+
+
+def test_a_round_leaves_out_a_replay_that_is_not_whole_yet() -> None:
+    due = State(0)
+    for offset in range(3):
+        take(due, offset, Msg(f"d{offset}"))
+    replaying = State.resumed(1, Resume(start=10, phase=Phase.REPLAYING, replay=(10, 12)), committed=10)
+    take(replaying, 10, Msg("r10"))
+    assert flush_round([due, replaying], now=0.0, batch_size=3, linger_s=1e9) == [due]
+    take(replaying, 11, Msg("r11"))
+    take(replaying, 12, Msg("r12"))
+    assert flush_round([due, replaying], now=0.0, batch_size=3, linger_s=1e9) == [due, replaying]
 
 
 def test_a_message_past_the_replayed_range_flushes_it_first() -> None:
