@@ -67,8 +67,8 @@ def test_a_monthly_store_migrates_keeps_its_proofs_and_answers_and_takes_new_eve
     event_id = str(client.query("SELECT event_id FROM events ORDER BY kafka_offset LIMIT 1").result_rows[0][0])
     proof_before = prove(client, event_id, keys)
 
-    assert apply_migrations(client) == ["0006_events_one_range_per_subject"]
-    assert apply_migrations(client) == []  # recorded: never applied twice
+    assert apply_migrations(client, until=6) == ["0006_events_one_range_per_subject"]
+    assert apply_migrations(client, until=6) == []  # recorded: never applied twice
     assert _table(client, "events") == ("", "subject_key, occurred_at, event_id")
     old_rows = client.query("SELECT count() FROM events_before_0006").result_rows[0][0]
     assert old_rows == before.rows == client.query("SELECT count() FROM events").result_rows[0][0]
