@@ -44,7 +44,9 @@ def origin_of(url: str) -> str | None:
         return None
     default = {"http": 80, "https": 443}[parts.scheme]
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+    # `port is not None`, not `port`: port 0 is falsy, and taken for the default it made
+    # "http://desk:0" the desk's own origin (found by the generated foreign origins of tests/security).
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
 class WebGuard:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer
 from pdtrail.desk import create_app, new_token
+from pdtrail.desk._web import origin_of
 from pdtrail.infra import apply_migrations, ensure_topics
 from pdtrail.producers import AuditEmitter
 from pdtrail.queries import LocalQueries
@@ -110,11 +111,16 @@ def test_the_ui_routes_that_change_state_are_found_in_the_app(web: Web) -> None:
     assert {("POST", "/login"), ("POST", "/logout"), ("POST", "/search")} <= set(routes)
 
 
+# Origins that look like the desk's own and are not: each is tried on every route (below), not only when
+# the generator happens to draw it.
+LOOKALIKES = [
+    "null", "http://testserver.evil", "https://testserver", "http://testserver:81", "file://", "http://evil.example",
+    "http://127.0.0.1", "http://localhost", "HTTP://evil", "not a url", "http://testserver@evil.example",
+    "http://evil.example#http://testserver", "http://testserver.", "http://testserver:0", "http://testserver:00",
+    "http://testserver:8080", "http://[::1]", "javascript:alert(1)", "http://testserver\x00.evil",
+]  # fmt: skip
 FOREIGN = st.one_of(
-    st.sampled_from(["null", "http://testserver.evil", "https://testserver", "http://testserver:81", "file://",
-                     "http://evil.example", "http://127.0.0.1", "http://localhost", "HTTP://evil", "not a url",
-                     "http://testserver@evil.example", "http://evil.example#http://testserver", "http://testserver.",
-                     "http://testserver:0", "http://[::1]", "javascript:alert(1)", "http://testserver\x00.evil"]),
+    st.sampled_from(LOOKALIKES),
     st.builds(lambda scheme, host, port: f"{scheme}://{host}{port}", st.sampled_from(["http", "https"]),
               st.from_regex(r"[a-z0-9]{1,12}(\.[a-z]{2,5})?", fullmatch=True).filter(lambda h: h != "testserver"),
               st.sampled_from(["", ":8470", ":80", ":443"])),
@@ -126,9 +132,25 @@ def _form_for(csrf: str, web: Web) -> dict[str, str]:
     return {"csrf": csrf, "token": web.tokens["dpo"], "identifier": web.subject, "purpose": "complaint_handling"}
 
 
+def test_an_explicit_port_is_never_taken_for_the_default_one() -> None:
+    # Port 0 is falsy: read as "no port" it made http://desk:0 the desk's own origin.
+    assert origin_of("http://desk:80") == origin_of("http://desk") == "http://desk"
+    assert origin_of("https://desk:443") == "https://desk"
+    assert all(origin_of(f"http://desk:{port}") != "http://desk" for port in range(65536) if port != 80)
+
+
+@pytest.mark.parametrize("origin", LOOKALIKES)
+def test_every_lookalike_origin_is_refused_on_every_route(web: Web, origin: str) -> None:
+    _refused_everywhere(web, origin, "origin")
+
+
 @HYPOTHESIS
 @given(origin=FOREIGN, through=st.sampled_from(["origin", "referer", "none"]))
 def test_every_state_changing_ui_request_from_elsewhere_is_refused(web: Web, origin: str, through: str) -> None:
+    _refused_everywhere(web, origin, through)
+
+
+def _refused_everywhere(web: Web, origin: str, through: str) -> None:
     for method, path in _state_changing_ui_routes(web.app):
         http, csrf = _signed_in(web)
         if path == "/login":
