@@ -361,11 +361,12 @@ def bench_kafka_engine(client: Any, bootstrap: str, topic: str, expected: int, t
     client.command(f"DROP DATABASE IF EXISTS {db} SYNC")
     client.command(f"CREATE DATABASE {db}")
     client.command(f"CREATE TABLE {db}.sink (raw String) ENGINE = MergeTree ORDER BY tuple()")
-    # Batching like pdtrail's consumer (batch_size 10,000, linger 1 s); one consumer, as pdtrail runs one.
+    # Batching like pdtrail's consumer (batch_size 10,000, linger 1 s); one consumer, as pdtrail runs one. A
+    # group of its own per call: a second run in one bench would otherwise resume at the first one's end.
     queue_ddl = (
         f"CREATE TABLE {db}.queue (raw String) ENGINE = Kafka SETTINGS "
         f"kafka_broker_list = {_sql_str(bootstrap)}, kafka_topic_list = {_sql_str(topic)}, "
-        f"kafka_group_name = 'bench-clickhouse-kafka-engine', kafka_format = 'RawBLOB', "
+        f"kafka_group_name = 'bench-clickhouse-kafka-engine-{os.urandom(4).hex()}', kafka_format = 'RawBLOB', "
         f"kafka_num_consumers = 1, kafka_max_block_size = 10000, kafka_flush_interval_ms = 1000"
     )
     started = time.perf_counter()
