@@ -297,8 +297,12 @@ class AuditConsumer:
             for state in states:
                 self._abandon(state, plan.replay_whole(state))
             return
-        for state in states:
-            self._flush(state, decoded.pop(state.partition))
+        try:
+            for state in states:
+                self._flush(state, decoded.pop(state.partition))
+        finally:  # a flush that raised leaves the round's other batches: their staged files go too
+            for rest in decoded.values():
+                rest.close()
 
     # -- one batch ------------------------------------------------------------------------------
 
