@@ -1,15 +1,15 @@
 """The columnar path: the engine parses a batch's raw Avro bodies; no Python touches an event's fields.
 
-A round holds the batches of every partition due together (``decode_many``): the statements cost mostly
-per statement, not per row, so a round pays them once instead of once per partition. Per writer schema
-(the fingerprint in each message) the round becomes one Avro container block whose records are
-``{kafka_partition, kafka_offset, <the body as written>, seal}``: Avro record bodies concatenate, so each
-record is the message's own bytes between zig-zag varints. One query parses every block and maps it to
-``events`` columns, a second judges the rows with the checks of ``_columnar_sql`` and stages them in one
+A round holds the batches of every partition due together (``decode_many``): the statements cost mostly per
+statement, not per row, so a round pays them once instead of once per partition. Per writer schema (the
+fingerprint in each message) the round becomes one Avro container block whose records are ``{kafka_partition,
+kafka_offset, <the body as written>, seal}``: Avro record bodies concatenate, so each record is the message's
+own bytes between the position's zig-zag varints and an 8-byte seal. One query parses every block and maps it
+to ``events`` columns, a second judges the rows with the checks of ``_columnar_sql`` and stages them in one
 Native file per Kafka partition and month; each partition's inserts (with their tokens) read its own files,
-and one query reads the round's leaves back. The seal (the
-offset XOR a random nonce per block) proves that a record was framed by the message it came from: a
-truncated body or trailing bytes shift every record after it and break their seals.
+and one query reads the round's leaves back. The seal (the offset XOR a random nonce per block) proves that a
+record was framed by the message it came from: a truncated body or trailing bytes shift every record after it
+and break their seals.
 
 What the engine does not vouch for goes to the per-message path: an oversized or unframed message,
 an unknown fingerprint, a record whose checks or seal fail, a whole block the engine refuses, and a
@@ -25,6 +25,7 @@ import itertools
 import os
 import secrets
 import shutil
+import struct
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,9 @@ WHERE (subject_key IN (SELECT subject_key FROM @STAGED@ WHERE ok) OR subject_key
 _INFO = f"""SELECT kafka_partition, kafka_offset, toString(event_id), toYYYYMM(occurred_at),
        formatDateTime(occurred_at, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), {LEAF_SQL} AS leaf
 FROM @STAGED@ WHERE ok ORDER BY kafka_partition, kafka_offset"""
+
+
+_SEAL = struct.Struct("<q")  # the wrapper's Avro fixed(8), read back by the engine as reinterpretAsInt64
 
 
 def _zz(n: int) -> bytes:
@@ -305,11 +309,17 @@ class EngineDecoder:
 
     @staticmethod
     def _write_block(path: Path, schema: _Schema, records: list[tuple[int, int, bytes]], nonce: int) -> None:
+        # The hot loop of the framing: a round's records are mostly of a few partitions, so each partition's
+        # varint is computed once per block, and the seal is a fixed 8 bytes packed by struct (no varint).
         sync = os.urandom(16)
-        body = b"".join(
-            _zz(partition) + _zz(offset) + value[HEADER_SIZE:] + _zz(offset ^ nonce)
-            for partition, offset, value in records
-        )
+        partitions: dict[int, bytes] = {}
+        parts: list[bytes] = []
+        for partition, offset, value in records:
+            prefix = partitions.get(partition)
+            if prefix is None:
+                prefix = partitions[partition] = _zz(partition)
+            parts += (prefix, _zz(offset), value[HEADER_SIZE:], _SEAL.pack(offset ^ nonce))
+        body = b"".join(parts)
         with open(path, "wb") as block:
             block.write(b"Obj\x01" + schema.meta + sync + _zz(len(records)) + _zz(len(body)) + body + sync)
 

@@ -199,7 +199,8 @@ def wrapper_schema(version: SchemaVersion) -> str:
     return json.dumps({
         "type": "record", "name": "pdtrail.ingest.Wrapped", "fields": [
             {"name": "kafka_partition", "type": "int"}, {"name": "kafka_offset", "type": "long"},
-            {"name": "event", "type": _without_logical_types(version.schema)}, {"name": "seal", "type": "long"},
+            {"name": "event", "type": _without_logical_types(version.schema)},
+            {"name": "seal", "type": {"type": "fixed", "name": "Seal", "size": 8}},
         ],
     })  # fmt: skip
 
@@ -246,7 +247,7 @@ def select_sql(version: SchemaVersion) -> str:
     present = f"arrayMap(x -> assumeNotNull(x), arrayFilter(x -> x IS NOT NULL, [{', '.join(optional)}]))"
     labels = f"arrayConcat([{', '.join(required)}], {present}{''.join(', ' + a for a in spec.arrays)})"
     rules = [
-        "seal = bitXor(kafka_offset, @NONCE@)",
+        "reinterpretAsInt64(seal) = bitXor(kafka_offset, @NONCE@)",
         f"{env}.occurred_at BETWEEN @EARLIEST@ AND @LATEST@",  # the time bounds, per batch
         f"{env}.subject.key_version BETWEEN 1 AND 65535",
         f"length({env}.data_categories) BETWEEN 1 AND 32",
