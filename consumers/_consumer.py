@@ -72,6 +72,8 @@ class AuditConsumer:
         self._lag_at = 0.0
         self._leave = False  # the store failed a batch past the write budget: step aside until it answers
         self._stepping_aside = False
+        # Within a round of partitions: the offsets to commit once the round is stored (partition -> next offset).
+        self._round_commits: dict[int, int] | None = None
         self._dead_letters = DeadLetterWriter(producer_config(settings), settings.kafka.dead_letter_topic)
         self._decoder = BatchDecoder(settings, client, codec or EventCodec())
         if recorder is None:
@@ -297,12 +299,15 @@ class AuditConsumer:
             for state in states:
                 self._abandon(state, plan.replay_whole(state))
             return
+        self._round_commits = {}
         try:
             for state in states:
                 self._flush(state, decoded.pop(state.partition))
         finally:  # a flush that raised leaves the round's other batches: their staged files go too
             for rest in decoded.values():
                 rest.close()
+            commits, self._round_commits = self._round_commits, None
+            self._commit(commits)
 
     # -- one batch ------------------------------------------------------------------------------
 
@@ -365,12 +370,10 @@ class AuditConsumer:
                     record = functools.partial(self._recorder.stored, partition, *decoded.leaves())
                 self._store.retrying("reading stored rows for the checkpoint", record, bounded=True)
             case plan.Commit(offset=offset):
-                self._checkpoint(partition)
-                try:
-                    self._consumer.commit(offsets=[TopicPartition(self._topic, partition, offset)], asynchronous=False)
-                except KafkaException as exc:
-                    # The rows are stored; the next owner resumes after them whatever Kafka's offsets say.
-                    logger.warning("commit of partition %d failed (%s); the store's position stands", partition, exc)
+                if self._round_commits is not None:
+                    self._round_commits[partition] = offset  # the round commits its partitions together
+                else:
+                    self._commit({partition: offset})
 
     def _dead_letter(self, msg: Message, reason: str, error: str) -> None:
         if (msg.topic(), msg.partition(), msg.offset()) in self._sent_before:
@@ -382,13 +385,27 @@ class AuditConsumer:
         self.stats.dead_lettered += 1
         self.metrics.dead_lettered.labels(error).inc()
 
-    def _checkpoint(self, partition: int, *, force: bool = False) -> None:
-        cut = functools.partial(self._recorder.maybe_checkpoint, partition, force=force)
+    def _commit(self, offsets: dict[int, int]) -> None:
+        """Checkpoint the stored partitions, then commit their next offsets: one checkpoint write and one
+        commit for a whole round of partitions."""
+        if not offsets:
+            return
+        self._checkpoint(*offsets)
+        try:
+            self._consumer.commit(
+                offsets=[TopicPartition(self._topic, p, o) for p, o in offsets.items()], asynchronous=False
+            )
+        except KafkaException as exc:
+            # The rows are stored; the next owner resumes after them whatever Kafka's offsets say.
+            logger.warning("commit of partitions %s failed (%s); the store's position stands", sorted(offsets), exc)
+
+    def _checkpoint(self, *partitions: int, force: bool = False) -> None:
+        cut = functools.partial(self._recorder.maybe_checkpoint_many, list(partitions), force=force)
         try:
             self._store.retrying("checkpoint", cut, bounded=True)
         except Abandoned:
             # The rows are stored; whoever holds the partition next covers them with its own checkpoint.
-            logger.warning("partition %d: checkpoint deferred, the store failed for over %.0fs", partition,
+            logger.warning("partitions %s: checkpoint deferred, the store failed for over %.0fs", list(partitions),
                            self._store.write_budget_s)  # fmt: skip
 
     def _abandon(self, state: plan.PartitionState, intent_written: bool) -> None:

@@ -81,30 +81,37 @@ class IntegrityRecorder:
     def maybe_checkpoint(self, partition: int, *, force: bool = False) -> list[Checkpoint]:
         """Cut the checkpoints that are due (all pending rows if ``force``), at most N rows each, so that a
         long uncovered tail (after a restart) becomes checkpoints of the usual size."""
-        tail = self._tails.get(partition)
+        return self.maybe_checkpoint_many([partition], force=force)
+
+    def maybe_checkpoint_many(self, partitions: list[int], *, force: bool = False) -> list[Checkpoint]:
+        """``maybe_checkpoint`` of several partitions, written together: one insert and one wait for the
+        topic per round of partitions, not one per partition (each is a statement and a broker round trip)."""
         integrity = self._settings.integrity
         cut: list[Checkpoint] = []
-        while tail is not None and tail.leaves:
-            full = len(tail.leaves) >= integrity.checkpoint_every_events
-            if not (force or full or time.monotonic() - tail.since >= integrity.checkpoint_every_s):
-                break
-            checkpoint, tail = self._cut(partition, tail, min(len(tail.leaves), integrity.checkpoint_every_events))
-            cut.append(checkpoint)
-        if cut and tail is not None:
+        tails: dict[int, _Tail] = {}
+        for partition in partitions:
+            tail = self._tails.get(partition)
+            while tail is not None and tail.leaves:
+                full = len(tail.leaves) >= integrity.checkpoint_every_events
+                if not (force or full or time.monotonic() - tail.since >= integrity.checkpoint_every_s):
+                    break
+                checkpoint, tail = self._cut(partition, tail, min(len(tail.leaves), integrity.checkpoint_every_events))
+                cut.append(checkpoint)
+                tails[partition] = tail
+        if cut:
             # Written together: to ClickHouse first, then to the topic (resume() publishes the newest again).
-            # The tail moves on only once both hold them, so a failed write is cut again, identically.
+            # The tails move on only once both hold them, so a failed write is cut again, identically.
             self._client.insert(
                 "checkpoints", [c.as_row() for c in cut], column_names=CHECKPOINT_COLUMNS,
                 settings=self._consistency.insert_settings(),
             )  # fmt: skip
             self._external.publish_all(cut)
-            self._tails[partition] = tail
+            self._tails.update(tails)
             self.checkpoints_written += len(cut)
         return cut
 
     def checkpoint_all(self) -> None:
-        for partition in list(self._tails):
-            self.maybe_checkpoint(partition, force=True)
+        self.maybe_checkpoint_many(list(self._tails), force=True)
 
     def forget(self, partition: int) -> None:
         """The partition went to another consumer: it resumes from what is stored."""
