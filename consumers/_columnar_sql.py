@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pdtrail.integrity._canonical import JSON_PLAIN_SQL
+from pdtrail.integrity._canonical import JSON_ESCAPED_SQL
 from pdtrail.schemas import SchemaVersion
 from pdtrail.schemas._events import EVENT_CLASS_BY_AVRO_NAME
 from pdtrail.store._columns import COLUMNS
@@ -62,6 +62,10 @@ _SE_ORG = (
     f"toUInt8OrZero(substring({_DIGITS}, i, 1))), range(1, 11))) % 10 = 0"
 )  # fmt: skip
 _TEXTS = [c for c in COLUMNS if c not in ("event_id", "occurred_at", "data_categories", "ingested_at")]
+# Every text of the row in one string. JSON_PLAIN_SQL tests one character class column by column (a
+# LowCardinality column of the log is judged once per value); the staged columns are plain, so one match over
+# their concatenation is the same test at a third of the cost (the extra columns here are integers: digits).
+_ROW_TEXT = "concat(" + ", ".join(f"toString({c})" for c in _TEXTS) + ", arrayStringConcat(data_categories))"
 # The checks of every staged row, whatever its type (stage 2).
 # The grammars of schemas/_free_text.py for the columns that hold ids and paths ('' where the type has none).
 _ID_SQL = "^[A-Za-z0-9][A-Za-z0-9_.:/+=#-]{0,199}$"
@@ -76,8 +80,8 @@ CHECK_SQL = " AND ".join([
     f"(correlation_id = '' OR match(correlation_id, '{_ID_SQL}'))",
     f"(reference = '' OR match(reference, '{_ID_SQL}'))", f"(resource = '' OR match(resource, '{_PATH_SQL}'))",
     "arrayAll(x -> match(x, '^[A-Z]{2}$'), _countries)", f"arrayAll({_SE_ORG}, _se_orgs)",
-    "isValidUTF8(concat(" + ", ".join(f"toString({c})" for c in _TEXTS) + ", arrayStringConcat(data_categories)))",
-    JSON_PLAIN_SQL,
+    f"isValidUTF8({_ROW_TEXT})",
+    f"NOT match({_ROW_TEXT}, {JSON_ESCAPED_SQL})",  # = JSON_PLAIN_SQL here, in one pass over the row's text
 ])  # fmt: skip
 
 
