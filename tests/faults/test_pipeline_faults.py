@@ -307,7 +307,8 @@ def _through_a_store_fault(
 ) -> dict[str, Any]:
     """One consumer ingests 12,000 events; ``breaking`` is run on the store once it has stored a batch, and
     ``mending`` once ``while_broken`` (called when the consumer reports ``retrying``) has looked. Returns
-    what it saw, the group's offsets before and after it looked, and the figures at the end."""
+    what it saw, the group's offsets before (unless ``while_broken`` says from when on) and after it looked,
+    and the figures at the end."""
     stream, distinct, planted = _stream(own, 12_000, seed=seed)
     admin = connect(own)
     consumer = AuditConsumer(own, connect(own))
@@ -330,7 +331,7 @@ def _through_a_store_fault(
     runner.join(60)
     rows, ids = stored_counts(admin)
     return {
-        **seen, "before": before, "during": during, "stats": consumer.stats, "emitted": distinct, "stored": rows,
+        "before": before, **seen, "during": during, "stats": consumer.stats, "emitted": distinct, "stored": rows,
         "duplicated": rows - ids, "dead_lettered": len(read_dead_letters(own)), "planted_poison": planted,
         "seconds": time.monotonic() - started,
     }  # fmt: skip
@@ -378,8 +379,13 @@ def test_store_refusing_inserts_but_answering_reads(pipeline: Settings, fault_ta
 
     def while_broken(consumer: AuditConsumer) -> dict[str, Any]:
         stored_before, refused = _count(reader), consumer.health()["last_error"]
+        # A round commits the partitions it stored as it ends, and the round that meets the refusal ends when it
+        # gives a batch up: from the first step aside on, nothing more may be committed while inserts are refused.
+        _wait(lambda: consumer.stats.left_group >= 1, 120, "the consumer to give its batch up and leave")
+        committed_at_leaving = _committed(own)
         _wait(lambda: consumer.stats.left_group >= 2, 120, "the consumer to leave, join again and leave again")
-        return {"refused": refused, "stored_while_refused": _count(reader) - stored_before}
+        return {"refused": refused, "stored_while_refused": _count(reader) - stored_before,
+                "before": committed_at_leaving}  # fmt: skip
 
     run = _through_a_store_fault(
         own, 67, "ALTER TABLE events MODIFY SETTING parts_to_throw_insert = 1",
