@@ -200,9 +200,10 @@ class EngineDecoder:
         them back cost mostly per statement, not per row, so a round of partitions pays them once."""
         groups: dict[bytes, list[tuple[int, int, bytes]]] = {}
         slow: dict[int, list[Any]] = {partition: [] for partition in batches}
-        by_position: dict[tuple[int, int], Any] = {}
+        framed: dict[int, dict[int, Any]] = {partition: {} for partition in batches}  # offset -> message
         prefilter = self.prefilter
         for partition, messages in batches.items():
+            positions = framed[partition]
             for msg in messages:
                 value = msg.value()
                 if (
@@ -216,21 +217,20 @@ class EngineDecoder:
                     slow[partition].append(msg)  # unknown_schema, as the per-message path says
                     continue
                 offset = msg.offset()
-                by_position[partition, offset] = msg
+                positions[offset] = msg
                 groups.setdefault(fingerprint, []).append((partition, offset, value))
         batch, staged = self._stage(groups, received, window)
         rows: dict[int, list[_Row]] = {partition: [] for partition in batches}
-        if staged is not None:
+        if staged:
             columns = self._client.query(
                 _INFO.replace("@STAGED@", self._source(batch, "*")), column_formats={"leaf": "bytes"}
             ).result_columns
             for partition, *row in zip(*columns, strict=True) if columns else ():
-                if (partition, row[0]) in by_position:
+                waiting = framed.get(partition)
+                if waiting is not None and waiting.pop(row[0], None) is not None:
                     rows[partition].append(tuple(row))
-        vouched = {(partition, r[0]) for partition, kept in rows.items() for r in kept}
-        for position, msg in by_position.items():
-            if position not in vouched:
-                slow[position[0]].append(msg)
+        for partition, unvouched in framed.items():  # what the engine did not stage goes one by one
+            slow[partition].extend(unvouched.values())
         decoded = {}
         for partition in batches:
             slow[partition].sort(key=lambda m: m.offset())
