@@ -214,8 +214,12 @@ class AuditConsumer:
                 messages = self._consumer.consume(num_messages=min(settings.batch_size, 10_000), timeout=0.2)
                 self._store.polled_at = time.monotonic()
                 self._commit_resumed()  # assignment happens inside consume(); before any batch commits
-                for msg in messages:
-                    self._handle(msg)
+                consumed = self.stats.consumed
+                try:
+                    for msg in messages:
+                        self._handle(msg)
+                finally:  # one increment per poll, not per message: the counter takes a lock
+                    self.metrics.consumed.inc(self.stats.consumed - consumed)
                 if messages:
                     idle_since = time.monotonic()
                 self._flush_due()
@@ -280,7 +284,6 @@ class AuditConsumer:
                 return  # left unwritten: this message is read again after the batch, by whoever owns it
         plan.take(state, offset, msg)
         self.stats.consumed += 1
-        self.metrics.consumed.inc()
 
     def _flush_due(self) -> None:
         settings = self._settings.consumer
