@@ -177,6 +177,10 @@ class EngineDecoder:
         self._dir = Path(tempfile.mkdtemp(prefix="pdtrail-ingest-"))
         self._count = itertools.count()
         self.prefilter: Prefilter | None = None
+        # Stage one file per Kafka partition and month, for a log partitioned by month (an insert lands whole
+        # only within one partition of the table); else one per Kafka partition: fewer, larger files to write
+        # and to read back (a round of six partitions over a year wrote 118 files, 0.2 s of 0.3 s of stage 2).
+        self.by_month = True
 
     def _schema(self, fingerprint: bytes) -> _Schema | None:
         if fingerprint not in self._schemas:
@@ -293,14 +297,15 @@ class EngineDecoder:
         finally:
             for n in range(len(selects)):
                 (self._dir / f"b{batch}-{n}.avro").unlink(missing_ok=True)
-        # Stage 2: every row judged by one expression, whatever its type; one file per partition and month, so
-        # that each insert reads its own rows only (a string key: the file is named "<partition>-<yyyymm>").
+        # Stage 2: every row judged by one expression, whatever its type; one file per partition (and month), so
+        # that each insert reads its own rows only (a string key: the file is named "<partition>-<yyyymm|all>").
         staged = self._dir / f"s{batch}-{{_partition_id}}.native"
         columns = ", ".join(COLUMNS)
+        month = "toString(toYYYYMM(occurred_at))" if self.by_month else "'all'"
         try:
             self._client.command(
                 f"INSERT INTO FUNCTION file({_sql_str(str(staged))}, 'Native') "
-                "PARTITION BY concat(toString(kafka_partition), '-', toString(toYYYYMM(occurred_at))) "
+                f"PARTITION BY concat(toString(kafka_partition), '-', {month}) "
                 f"SELECT {columns}, ({CHECK_SQL}) AS ok FROM file({_sql_str(str(parsed))}, 'Native')"
             )
         finally:

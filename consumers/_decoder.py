@@ -100,6 +100,8 @@ class BatchDecoder:
             columnar = settings.consumer.columnar and embedded_path(settings) is not None
         self.engine = EngineDecoder(client, self._topic, self._limit, codec.catalog) if columnar else None
         self.whole_batch = _events_unpartitioned(client)
+        if self.engine is not None:
+            self.engine.by_month = not self.whole_batch  # one staged file per Kafka partition is enough then
 
     def insert_units(self, decoded: DecodedBatch) -> dict[int, int]:
         """Rows per insert: per yyyymm where ``events`` is partitioned by month (an insert lands whole only

@@ -213,10 +213,12 @@ def two_stores(store_dir: Path, tmp_path: Path) -> tuple[Settings, Any, Any]:
     return settings, clients[0], clients[1]
 
 
-@pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.parametrize(("seed", "staged_by_month"), [(3, False), (4, False), (3, True)])
 def test_the_columnar_path_stores_and_dead_letters_what_the_per_message_path_does(
-    two_stores: tuple[Settings, Any, Any], seed: int
+    two_stores: tuple[Settings, Any, Any], seed: int, staged_by_month: bool
 ) -> None:
+    """``staged_by_month``: the columnar path stages and inserts month by month, as it does for a log
+    still partitioned by month (before migration 0006); else one staged file per Kafka partition."""
     settings, slow_client, fast_client = two_stores
     codec = EventCodec()
     messages = [Message(value, offset) for offset, value in enumerate(_stream(settings, seed))]
@@ -224,14 +226,17 @@ def test_the_columnar_path_stores_and_dead_letters_what_the_per_message_path_doe
     for client, columnar in ((slow_client, False), (fast_client, True)):
         decoder = BatchDecoder(settings, client, codec, columnar=columnar)
         assert decoder.whole_batch, "the migrated log is one unpartitioned table"
+        if decoder.engine is not None:
+            assert not decoder.engine.by_month
+            decoder.engine.by_month = staged_by_month
         outcome: dict[str, Any] = {"poison": [], "leaves": [], "staged": 0}
         for start in range(0, len(messages), 1500):  # several batches: the later ones meet stored event ids
             decoded = decoder.decode(0, messages[start : start + 1500], RECEIVED)
             decoded.drop_stored()
             # Month by month on one path, the whole batch as one insert (the unpartitioned log) on the other:
             # the same rows either way.
-            months = decoder.insert_units(decoded) if columnar else decoded.months()
-            if columnar and months:
+            months = decoder.insert_units(decoded) if columnar and not staged_by_month else decoded.months()
+            if columnar and months and not staged_by_month:
                 assert list(months) == [ALL_MONTHS]
             _store(decoded, months, start)
             outcome["poison"] += sorted((p.message.offset(), p.error, p.reason) for p in decoded.poison)
