@@ -88,7 +88,7 @@ def measure_raw(bootstrap: str, home: Path, events: list[Any]) -> dict[str, Any]
     from confluent_kafka import Producer
 
     from pdtrail.producers import Pseudonymiser, producer_config
-    from pdtrail.producers._emitter import EVENT_TYPE_HEADER
+    from pdtrail.producers._producer import EVENT_TYPE_HEADER
     from pdtrail.schemas import EventCodec
 
     settings = _settings(bootstrap, home, "raw")
