@@ -243,9 +243,7 @@ class AuditEmitter:
                 if on_invalid is None:
                     raise
                 on_invalid(index, exc)
-        send = self._send
-        for key, value, headers, event_id in ready:
-            send(key, value, headers, event_id)
+        self._send_batch(ready)
         self._emitted.add(len(ready))
         return [event_id for *_, event_id in ready]
 
@@ -296,6 +294,36 @@ class AuditEmitter:
             # Serve the reports that arrived meanwhile: about this many, each a lock-free count.
             self._poll(0)
             self._served_at = time.monotonic()
+
+    def _send_batch(self, ready: list[Prepared]) -> None:
+        """_send() for each of a batch, in its order: the same steps in one loop, with the reports that
+        arrived meanwhile served once at the end instead of every eighth event."""
+        numbers, produce, topic, report, partial = (
+            self._numbers,
+            self._produce,
+            self._topic,
+            self._on_report,
+            functools.partial,
+        )
+        spool = self._spool
+        produced = 0
+        try:
+            for key, value, headers, event_id in ready:
+                number = next(numbers)
+                if spool is not None and spool.depth:  # behind the events on disk, as in _send()
+                    self._to_spool(spool, number, key, value, headers, event_id)
+                    continue
+                answer = partial(report, event_id, number)
+                try:
+                    produce(topic, value, key, headers=headers, on_delivery=answer)
+                except BufferError:
+                    self._queue_full(spool, number, key, value, headers, event_id, answer)  # counts it itself
+                    continue
+                produced += 1
+        finally:
+            self._produced.add(produced)
+        self._poll(0)
+        self._served_at = time.monotonic()
 
     def _queue_full(
         self, spool: Spool | None, number: int, key: bytes, value: bytes, headers: Headers, event_id: UUID, report: Any
