@@ -283,7 +283,7 @@ class AuditEmitter:
             # Events are waiting on disk: this one queues behind them, so no subject's events overtake.
             self._to_spool(spool, number, key, value, headers, event_id)
             return
-        report = functools.partial(self._on_report, event_id, number)
+        report = functools.partial(self._on_report, event_id, number, headers)
         try:
             self._produce(self._topic, value, key, headers=headers, on_delivery=report)
         except BufferError:
@@ -313,7 +313,7 @@ class AuditEmitter:
                 if spool is not None and spool.depth:  # behind the events on disk, as in _send()
                     self._to_spool(spool, number, key, value, headers, event_id)
                     continue
-                answer = partial(report, event_id, number)
+                answer = partial(report, event_id, number, headers)
                 try:
                     produce(topic, value, key, headers=headers, on_delivery=answer)
                 except BufferError:
@@ -348,8 +348,11 @@ class AuditEmitter:
         wait_s = 0.0 if options.spool_full_policy == "raise" else options.spool_block_timeout_s
         spool.append_when_room(number, key, value, headers, str(event_id), wait_s=wait_s)
 
-    def _on_report(self, event_id: UUID, number: int, err: KafkaError | None, msg: Message) -> None:
-        """librdkafka's answer for an event emit() produced (on the poller's thread, or flush()'s)."""
+    def _on_report(self, event_id: UUID, number: int, headers: Headers, err: KafkaError | None, msg: Message) -> None:
+        """librdkafka's answer for an event emit() produced (on the poller's thread, or flush()'s).
+
+        ``headers`` are the event's own: confluent-kafka gives none with a report (``msg.headers()`` is
+        None), and an event spooled without them would go out again without its type header."""
         if err is None:
             self._confirmed.add()  # the common case: one lock-free count
             return
@@ -358,7 +361,7 @@ class AuditEmitter:
             # Accepted by emit() already: kept even past the spool's bound (logged), never dropped.
             if not spool.has_room(len(msg.value() or b"")):
                 logger.warning("spool over its bound: keeping an undeliverable event anyway")
-            spool.append(number, msg.key(), msg.value() or b"", list(msg.headers() or []), str(event_id))
+            spool.append(number, msg.key(), msg.value() or b"", headers, str(event_id))
             with self._lock:
                 self._answered_badly += 1
             return
