@@ -52,6 +52,7 @@ from pdtrail.schemas._time_bounds import TimeBounds
 logger = logging.getLogger("pdtrail.producers")
 
 _SERVE_EVERY_MASK = 7  # emit() serves librdkafka's reports on every 8th event
+_SERVE_BATCH_EVERY_MASK = 1023  # emit_many() on every 1,024th
 _LIVE: weakref.WeakSet[AuditEmitter] = weakref.WeakSet()
 
 
@@ -297,7 +298,8 @@ class AuditEmitter:
 
     def _send_batch(self, ready: list[Prepared]) -> None:
         """_send() for each of a batch, in its order: the same steps in one loop, with the reports that
-        arrived meanwhile served once at the end instead of every eighth event."""
+        arrived meanwhile served every 1,024th event and at the end instead of every eighth (unserved
+        reports hold their events in librdkafka's queue, whose bound sends the rest to the spool)."""
         numbers, produce, topic, report, partial = (
             self._numbers,
             self._produce,
@@ -320,6 +322,8 @@ class AuditEmitter:
                     self._queue_full(spool, number, key, value, headers, event_id, answer)  # counts it itself
                     continue
                 produced += 1
+                if not number & _SERVE_BATCH_EVERY_MASK:
+                    self._poll(0)
         finally:
             self._produced.add(produced)
         self._poll(0)
