@@ -254,7 +254,7 @@ def bench_raw_produce(settings: Any, topic: str, values: list[bytes], keys: list
     from confluent_kafka import Producer
 
     from pdtrail.producers import producer_config
-    from pdtrail.producers._emitter import EVENT_TYPE_HEADER
+    from pdtrail.producers._producer import EVENT_TYPE_HEADER
 
     failures = [0]
 

@@ -12,7 +12,9 @@
 The raw identifier is pseudonymised here and never leaves the process.
 """
 
-from pdtrail.producers._emitter import AuditEmitter, EmitterStats, producer_config
+from pdtrail.producers._emitter import AuditEmitter
+from pdtrail.producers._metrics import EmitterStats
+from pdtrail.producers._producer import producer_config
 from pdtrail.producers._pseudonym import Pseudonymiser
 from pdtrail.producers.exceptions import (
     DeliveryError,

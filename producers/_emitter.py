@@ -22,20 +22,20 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from pdtrail.config import Settings, load_settings
-from pdtrail.errors import LIBRDKAFKA_LOGGER, ConfigError
+from pdtrail.errors import LIBRDKAFKA_LOGGER
 from pdtrail.producers._links import also_known_as_events, envelope_of, link_events, with_linked_pseudonymised
-from pdtrail.producers._metrics import RETIRED, Tally, register_emitter_metrics
+from pdtrail.producers._metrics import RETIRED, EmitterStats, Tally, register_emitter_metrics
+from pdtrail.producers._producer import HEADERS, SPOOL_CODES, never_destroy, producer_config
 from pdtrail.producers._pseudonym import Pseudonymiser
-from pdtrail.producers._replay import Replay
+from pdtrail.producers._replay import replay_forever
 from pdtrail.producers._spool import Headers, Spool
-from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError, SpoolFullError
+from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError
 from pdtrail.schemas import (
     EVENT_CLASS_BY_TYPE,
     Actor,
@@ -51,38 +51,9 @@ from pdtrail.schemas._time_bounds import TimeBounds
 
 logger = logging.getLogger("pdtrail.producers")
 
-# An audit event that may be lost or reordered is worthless; these are not the caller's to weaken.
-_GUARANTEES = {"enable.idempotence": True, "acks": "all"}
-EVENT_TYPE_HEADER = "pdtrail-event-type"
-# Delivery failures that say "not now" rather than "never": the event goes to the spool and out again later.
-_SPOOL_CODES = {
-    KafkaError._MSG_TIMED_OUT,
-    KafkaError._TIMED_OUT,
-    KafkaError._TRANSPORT,
-    KafkaError._ALL_BROKERS_DOWN,
-    KafkaError._PURGE_QUEUE,
-    KafkaError._PURGE_INFLIGHT,
-}
-_REPLAY_BATCH = 500
 _SERVE_EVERY_MASK = 7  # emit() serves librdkafka's reports on every 8th event
+_SERVE_BATCH_EVERY_MASK = 1023  # emit_many() on every 1,024th
 _LIVE: weakref.WeakSet[AuditEmitter] = weakref.WeakSet()
-
-
-def _never_destroy(inherited: Producer) -> None:
-    """Keep the parent's producer, inherited by a forked child, from ever being destroyed in the child.
-
-    Its librdkafka threads did not come across the fork, but its locks did, in whatever state those threads
-    left them: destroying it waits on a lock that no thread will release (seen: a forked child hung for
-    good in ``Producer_dealloc`` when the first emit replaced it). One extra reference that is never
-    dropped, not even when the interpreter exits, costs the child that copy's memory and nothing else.
-    """
-    import ctypes  # only a forked child needs it
-
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(inherited))
-
-
-# One header list per event type, built once: librdkafka copies it for each message.
-_HEADERS: dict[str, Headers] = {t: [(EVENT_TYPE_HEADER, t.encode())] for t in EVENT_CLASS_BY_TYPE}
 
 
 @atexit.register
@@ -90,47 +61,6 @@ def _close_at_exit() -> None:
     # An emitter the service forgot to close still hands its unconfirmed events to the spool.
     for emitter in list(_LIVE):
         emitter.close(timeout=emitter._settings.emitter.enqueue_timeout_s)
-
-
-def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
-    """librdkafka producer options: pdtrail's defaults, then the configured pass-through options.
-
-    The defaults are tuned for many small events from a request path: ``linger.ms`` 5 (at most 5 ms more
-    latency to the broker, batches of hundreds of events under load), ``batch.size`` 1 MiB, lz4 (cheap
-    on the CPU, and the events share most of their bytes).
-    """
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka.bootstrap_servers,
-        "client.id": "pdtrail-emitter",
-        "linger.ms": 5,
-        "batch.size": 1024 * 1024,
-        "compression.type": "lz4",
-        "message.timeout.ms": int(settings.emitter.delivery_timeout_s * 1000),
-        **_GUARANTEES,
-    }
-    config.update(settings.kafka.producer)
-    config.update(extra)
-    if str(config["enable.idempotence"]).lower() not in ("true", "1"):
-        raise ConfigError("PDTRAIL_KAFKA__PRODUCER", "enable.idempotence must stay true for an audit trail")
-    if str(config["acks"]).lower() not in ("all", "-1"):  # librdkafka reads -1 as all
-        raise ConfigError("PDTRAIL_KAFKA__PRODUCER", "acks must stay all for an audit trail")
-    if str(config.get("delivery.report.only.error", False)).lower() in ("true", "1"):
-        # Every confirmation counts (delivered, and the spool's rows leave on it).
-        raise ConfigError("PDTRAIL_KAFKA__PRODUCER", "delivery.report.only.error cannot be used with pdtrail")
-    return config
-
-
-@dataclass(frozen=True)
-class EmitterStats:
-    """Counters since the emitter was created. ``pending`` = handed to librdkafka by emit(), not yet
-    answered; ``spooled`` = in the on-disk spool now, including events on their way out again (counted
-    there only); ``failed`` = refused by the broker for good (not spooled)."""
-
-    emitted: int
-    delivered: int
-    failed: int
-    pending: int
-    spooled: int = 0  # on disk, waiting for the broker (included in neither delivered nor pending)
 
 
 Prepared = tuple[bytes, bytes, Headers, UUID]  # key, value, headers, event id
@@ -197,7 +127,11 @@ class AuditEmitter:
             # A forked child claims a spool file of its own: the parent's stays locked by the parent.
             self._spool = Spool(options.spool_dir or self._settings.home / "spool", options.spool_max_bytes)
             self._next_number = max(self._next_number, self._spool.first_free_number)
-            self._replayer = threading.Thread(target=self._replay_forever, name="pdtrail-spool", daemon=True)
+            replay = functools.partial(
+                replay_forever, self._spool, self._produce, self._topic, pending=self._live_pending,
+                delivered=self._replayed.add, stop=self._stop, delivery_timeout_s=options.delivery_timeout_s,
+            )  # fmt: skip
+            self._replayer = threading.Thread(target=replay, name="pdtrail-spool", daemon=True)
             self._replayer.start()
         # next() of itertools.count is atomic: emit order without a lock.
         self._numbers = itertools.count(self._next_number)
@@ -211,7 +145,7 @@ class AuditEmitter:
         self._lock = threading.Lock()
         self._answered_badly = self._failed = 0
         self._spool = None
-        _never_destroy(self._producer)
+        never_destroy(self._producer)
         self._start()
 
     def _poll_forever(self) -> None:
@@ -247,7 +181,7 @@ class AuditEmitter:
         if isinstance(subject, SubjectIdentifier):
             subject = self._pseudonymiser.pseudonymise(subject)
         value = self._codec.encode_as(checked, subject, self._register.version)
-        return subject.key.encode(), value, _HEADERS[checked.type], checked.event_id
+        return subject.key.encode(), value, HEADERS[checked.type], checked.event_id
 
     def _outside(self, event: ProcessingEvent, problems: list[tuple[str, str]]) -> None:
         if self._enforce:
@@ -310,9 +244,7 @@ class AuditEmitter:
                 if on_invalid is None:
                     raise
                 on_invalid(index, exc)
-        send = self._send
-        for key, value, headers, event_id in ready:
-            send(key, value, headers, event_id)
+        self._send_batch(ready)
         self._emitted.add(len(ready))
         return [event_id for *_, event_id in ready]
 
@@ -352,7 +284,7 @@ class AuditEmitter:
             # Events are waiting on disk: this one queues behind them, so no subject's events overtake.
             self._to_spool(spool, number, key, value, headers, event_id)
             return
-        report = functools.partial(self._on_report, event_id, number)
+        report = functools.partial(self._on_report, event_id, number, headers)
         try:
             self._produce(self._topic, value, key, headers=headers, on_delivery=report)
         except BufferError:
@@ -363,6 +295,39 @@ class AuditEmitter:
             # Serve the reports that arrived meanwhile: about this many, each a lock-free count.
             self._poll(0)
             self._served_at = time.monotonic()
+
+    def _send_batch(self, ready: list[Prepared]) -> None:
+        """_send() for each of a batch, in its order: the same steps in one loop, with the reports that
+        arrived meanwhile served every 1,024th event and at the end instead of every eighth (unserved
+        reports hold their events in librdkafka's queue, whose bound sends the rest to the spool)."""
+        numbers, produce, topic, report, partial = (
+            self._numbers,
+            self._produce,
+            self._topic,
+            self._on_report,
+            functools.partial,
+        )
+        spool = self._spool
+        produced = 0
+        try:
+            for key, value, headers, event_id in ready:
+                number = next(numbers)
+                if spool is not None and spool.depth:  # behind the events on disk, as in _send()
+                    self._to_spool(spool, number, key, value, headers, event_id)
+                    continue
+                answer = partial(report, event_id, number, headers)
+                try:
+                    produce(topic, value, key, headers=headers, on_delivery=answer)
+                except BufferError:
+                    self._queue_full(spool, number, key, value, headers, event_id, answer)  # counts it itself
+                    continue
+                produced += 1
+                if not number & _SERVE_BATCH_EVERY_MASK:
+                    self._poll(0)
+        finally:
+            self._produced.add(produced)
+        self._poll(0)
+        self._served_at = time.monotonic()
 
     def _queue_full(
         self, spool: Spool | None, number: int, key: bytes, value: bytes, headers: Headers, event_id: UUID, report: Any
@@ -384,26 +349,23 @@ class AuditEmitter:
 
     def _to_spool(self, spool: Spool, number: int, key: bytes, value: bytes, headers: Headers, event_id: UUID) -> None:
         options = self._settings.emitter
-        size = len(key) + len(value)
-        started = time.monotonic()
-        while not spool.has_room(size):
-            waited = time.monotonic() - started
-            if options.spool_full_policy == "raise" or waited >= options.spool_block_timeout_s:
-                raise SpoolFullError(spool.max_bytes, spool.depth, waited)
-            time.sleep(0.05)
-        spool.append(number, key, value, headers, str(event_id))
+        wait_s = 0.0 if options.spool_full_policy == "raise" else options.spool_block_timeout_s
+        spool.append_when_room(number, key, value, headers, str(event_id), wait_s=wait_s)
 
-    def _on_report(self, event_id: UUID, number: int, err: KafkaError | None, msg: Message) -> None:
-        """librdkafka's answer for an event emit() produced (on the poller's thread, or flush()'s)."""
+    def _on_report(self, event_id: UUID, number: int, headers: Headers, err: KafkaError | None, msg: Message) -> None:
+        """librdkafka's answer for an event emit() produced (on the poller's thread, or flush()'s).
+
+        ``headers`` are the event's own: confluent-kafka gives none with a report (``msg.headers()`` is
+        None), and an event spooled without them would go out again without its type header."""
         if err is None:
             self._confirmed.add()  # the common case: one lock-free count
             return
         spool = self._spool
-        if spool is not None and err.code() in _SPOOL_CODES:
+        if spool is not None and err.code() in SPOOL_CODES:
             # Accepted by emit() already: kept even past the spool's bound (logged), never dropped.
             if not spool.has_room(len(msg.value() or b"")):
                 logger.warning("spool over its bound: keeping an undeliverable event anyway")
-            spool.append(number, msg.key(), msg.value() or b"", list(msg.headers() or []), str(event_id))
+            spool.append(number, msg.key(), msg.value() or b"", headers, str(event_id))
             with self._lock:
                 self._answered_badly += 1
             return
@@ -417,39 +379,6 @@ class AuditEmitter:
                 self._on_delivery_error(error)
             except Exception:
                 logger.exception("on_delivery_error callback raised")
-
-    # ---- the spool's way out ---------------------------------------------------------------------------
-
-    def _replay_forever(self) -> None:
-        """Send what the spool holds, oldest first, a batch at a time; each row goes once Kafka confirmed it."""
-        backoff = 0.2
-        while not self._stop.is_set():
-            spool = self._spool
-            # Older events still in librdkafka may yet fail and join the spool ahead of what it holds:
-            # replay only once they are all answered (no new ones go there while the spool is not empty).
-            batch = spool.head(_REPLAY_BATCH) if spool is not None and not self._live_pending() else []
-            if spool is None or not batch:
-                self._stop.wait(0.2)
-                continue
-            replay = Replay(spool, self._replayed.add)
-            sent = 0
-            for item in batch:
-                try:
-                    self._produce(
-                        self._topic, value=item.value, key=item.key, headers=item.headers,
-                        on_delivery=functools.partial(replay.confirmed, item.seq),
-                    )  # fmt: skip
-                except BufferError:
-                    break
-                sent += 1
-            deadline = time.monotonic() + self._settings.emitter.delivery_timeout_s + 5
-            while replay.answered < sent and time.monotonic() < deadline and not self._stop.is_set():
-                replay.wait(0.1)
-            if replay.failed or sent < len(batch):
-                self._stop.wait(backoff)  # the broker is still away: wait longer each time, up to 30 s
-                backoff = min(backoff * 2, 30.0)
-            else:
-                backoff = 0.2
 
     # ---- what a caller reads -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 _COUNTERS = (
@@ -17,6 +18,19 @@ _COUNTERS = (
     ("delivered", "Events Kafka confirmed."),
     ("failed", "Events the broker refused for good (not spooled)."),
 )
+
+
+@dataclass(frozen=True)
+class EmitterStats:
+    """Counters since the emitter was created. ``pending`` = handed to librdkafka by emit(), not yet
+    answered; ``spooled`` = in the on-disk spool now, including events on their way out again (counted
+    there only); ``failed`` = refused by the broker for good (not spooled)."""
+
+    emitted: int
+    delivered: int
+    failed: int
+    pending: int
+    spooled: int = 0  # on disk, waiting for the broker (included in neither delivered nor pending)
 
 
 class _Owner:

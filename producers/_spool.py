@@ -14,9 +14,12 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from pdtrail.producers.exceptions import SpoolFullError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spooled (
@@ -123,6 +126,20 @@ class Spool:
             self._count += 1
             self._bytes += size
             return int(cursor.lastrowid or 0)
+
+    def append_when_room(
+        self, n: int, key: bytes, value: bytes, headers: Headers, event_id: str, *, wait_s: float
+    ) -> None:
+        """:meth:`append` once there is room, waiting up to ``wait_s`` (0: not at all) for the replayer to
+        make some; then raises :class:`SpoolFullError` (nothing kept, the caller still holds the event)."""
+        size = len(key) + len(value)
+        started = time.monotonic()
+        while not self.has_room(size):
+            waited = time.monotonic() - started
+            if waited >= wait_s:
+                raise SpoolFullError(self.max_bytes, self.depth, waited)
+            time.sleep(0.05)
+        self.append(n, key, value, headers, event_id)
 
     def head(self, limit: int) -> list[SpooledEvent]:
         with self._lock:

@@ -104,19 +104,37 @@ def refusal(field: str, value: str) -> str | None:
     return _REASONS[kind] + _ADVICE
 
 
+# Labels repeat from event to event (purposes, roles, systems, resources): a value that passed a check with
+# nothing like an identifier in it is kept, at most this many per check (emptied when full), and passes
+# again without the two regular expressions (8 checks per simulated event). Such a value holds no
+# identifier, by the check it passed.
+CLEAN_LABELS_KEPT = 4096
+
+
 def _checked(field: str | None, grammar: re.Pattern[str] | None = None, chars: str = "") -> Callable[..., Any]:
     """A validator: ``grammar`` (when given) must match the whole value, then no identifier may be in it.
     ``field`` names the field for the escape hatch; None: the model's own name of the field."""
 
+    clean: set[str] = set()
+
     def check(value: str, info: ValidationInfo) -> str:
+        if value in clean:
+            return value
         # The identifier first: "holds an e-mail address" tells the service more than "must be letters".
         # The quick search inline: on the hot path, two function calls fewer per field (measured, 0.2 µs).
-        if quick_search(value) is not None:
+        suspect = quick_search(value) is not None
+        if suspect:
             reason = refusal(field or info.field_name or "", value)
             if reason is not None:
                 raise ValueError(reason)
         if grammar is not None and not grammar.fullmatch(value):
             raise ValueError(f"must be {chars}")
+        if not suspect:
+            # Nothing like an identifier and the grammar kept: the same answer for this value whatever the
+            # configuration says (the escape hatch is never consulted for it), so it is not checked again.
+            if len(clean) >= CLEAN_LABELS_KEPT:
+                clean.clear()
+            clean.add(value)
         return value
 
     return check

@@ -157,6 +157,23 @@ def test_the_escape_hatch_lets_digit_runs_in_but_never_an_email(
     assert error.field == "correlation_id"
 
 
+def test_a_digit_run_let_in_by_the_escape_hatch_is_refused_again_once_it_is_closed() -> None:
+    """Labels that passed are kept so they pass again without the regular expressions; one that passed
+    only through the hatch is never kept, so closing the hatch refuses it on the next event."""
+    order = "orders/811218-9876"
+    allow_digit_runs_in(("resource",))
+    try:
+        for _ in range(2):
+            assert PersonalDataAccessed(**with_value(PersonalDataAccessed, "resource", order)).resource == order
+    finally:
+        allow_digit_runs_in(())
+    try:
+        error = _refusal(PersonalDataAccessed, with_value(PersonalDataAccessed, "resource", order))
+        assert error.field == "resource"
+    finally:
+        allow_digit_runs_in(None)
+
+
 def test_the_escape_hatch_names_only_fields_that_exist() -> None:
     from pdtrail.config import Settings
 

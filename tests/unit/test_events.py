@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -283,6 +284,24 @@ def test_generated_events_survive_revalidation(event: ProcessingEvent) -> None:
     again = type(event).model_validate(event.model_dump())
     assert again == event
     assert type(event).from_avro(event.to_avro()) == event
+
+
+def test_a_nested_models_errors_come_with_their_path_whichever_way_the_event_is_built() -> None:
+    """Nested models are validated by pydantic-core itself (not through __init__): the class call,
+    model_validate and model_validate_json all raise InvalidEventError naming the nested fields."""
+    data = event_data(PersonalDataAccessed)
+    data["actor"] = {**data["actor"], "id": "someone@example.se", "role": "Not A Role"}
+    data["subject"] = {"kind": "personnummer", "value": "123"}
+    expected = ["subject.value", "actor.id", "actor.role"]
+    with pytest.raises(InvalidEventError) as built:
+        PersonalDataAccessed(**data)
+    assert [f for f, _ in built.value.problems] == expected
+    with pytest.raises(InvalidEventError) as validated:
+        PersonalDataAccessed.model_validate(data)
+    assert validated.value.problems == built.value.problems
+    with pytest.raises(InvalidEventError) as from_json:
+        PersonalDataAccessed.model_validate_json(json.dumps(data, default=str))
+    assert from_json.value.problems == built.value.problems
 
 
 # ---- what reached the log or the caller in the wrong shape before, now guarded -------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from personnummer import personnummer as personnummer_library
 
 from pdtrail.schemas import SubjectKind, guess_subject_kind, normalise_identifier
 from pdtrail.schemas._clear_identifiers import identifier_in_clear
@@ -65,6 +67,44 @@ def test_plus_separator_marks_age_100_or_more() -> None:
     hundred_years_earlier = str(int(pnr[:2]) - 1) + pnr[2:]
     assert normalise_personnummer(f"{short[:6]}+{short[6:]}") == hundred_years_earlier
     assert normalise_personnummer(f"{short[:6]}-{short[6:]}") == pnr
+
+
+_SPELT = st.integers(0, 2**32).flatmap(lambda n: st.sampled_from(spellings(generate_personnummer(random.Random(n)))))
+_DIGITS = st.text(alphabet="0123456789-+ ", max_size=14) | st.integers(0, 2**40).map(str)
+
+
+@given(_SPELT | _DIGITS, st.integers(1950, 2150))
+def test_the_cached_personnummer_answer_is_the_librarys_in_every_year(raw: str, year: int) -> None:
+    """The LRU in front of the library changes no answer: the same 12 digits or the same refusal, whatever
+    the year (a 10-digit form's century comes from it), asked twice so the second answer is the cached one."""
+    library_today = personnummer_library._get_current_date
+    try:
+        personnummer_library._get_current_date = lambda: dt.date(year, 6, 1)
+        try:
+            expected: str | None = str(personnummer_library.parse(raw.strip()).format(long_format=True))
+        except personnummer_library.PersonnummerException:
+            expected = None
+        for _ in range(2):
+            try:
+                got: str | None = normalise_personnummer(raw)
+            except ValueError:
+                got = None
+            assert got == expected
+    finally:
+        personnummer_library._get_current_date = library_today
+
+
+def test_a_cached_10_digit_personnummer_follows_the_year() -> None:
+    pnr = personnummer(5)
+    short = f"{pnr[2:8]}-{pnr[8:]}"
+    library_today = personnummer_library._get_current_date
+    try:
+        assert normalise_personnummer(short) == pnr  # cached now, under this year
+        born = int(pnr[:4])
+        personnummer_library._get_current_date = lambda: dt.date(born + 100, 12, 31)
+        assert normalise_personnummer(short) == str(born + 100) + pnr[4:]
+    finally:
+        personnummer_library._get_current_date = library_today
 
 
 def test_email_is_normalised_case_insensitively_and_trimmed() -> None:

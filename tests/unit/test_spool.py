@@ -138,6 +138,8 @@ def test_undeliverable_events_go_to_the_spool_in_order_and_emit_never_waits(tmp_
         assert audit.stats.spooled == 30 and audit.stats.pending == 0
     spool = Spool(tmp_path / "spool", 1 << 20)  # closed: the emitter's file is free to adopt
     assert [h.event_id for h in spool.head(100)] == [str(e.event_id) for e in events]
+    # Spooled by librdkafka's failure report (the first ten) or at once (the rest): each with its type header.
+    assert [h.headers for h in spool.head(100)] == [[("pdtrail-event-type", e.type.encode())] for e in events]
 
 
 def test_a_spooled_event_on_its_way_out_again_counts_once_as_spooled_not_also_as_pending(tmp_path: Path) -> None:
