@@ -232,3 +232,12 @@ def test_no_raw_identifier_of_the_person_or_the_links_reaches_kafka_or_clickhous
     query = "SELECT reference, action FROM events WHERE event_type = 'subject.identifiers_linked'"
     links = linked.client.query(query).result_rows
     assert links and all(len(ref) == 64 for ref, _ in links)
+
+
+def test_the_linked_set_holds_each_key_once(linked: Linked) -> None:
+    """The store hands the subject key back as bytes: read as text, a key the walk has met is not met again."""
+    found = linked.lineage.linked_set(linked.person.pnr)
+    assert all(isinstance(k, str) for k in found.keys) and len(set(found.keys)) == len(found.keys)
+    keyed = {k for i, kind in _by_each(linked) for k in linked.lineage.subject_keys(i, kind)}
+    assert set(found.keys) == keyed
+    assert found.found_via[linked.lineage.subject_keys(linked.person.pnr)[0]] == ""

@@ -13,7 +13,7 @@ from pdtrail.config import load_settings
 from pdtrail.producers import AuditEmitter
 from pdtrail.producers._links import also_known_as_events, link_events
 from pdtrail.queries import QueryResult, SubjectLineage
-from pdtrail.queries._links import LINKED, UNLINKED, LinkRow, close_links
+from pdtrail.queries._links import LINKED, UNLINKED, LinkRow, close_links, rows_of
 from pdtrail.schemas import Actor, InvalidEventError, PersonalDataAccessed, PseudonymousSubject, SubjectIdentifier
 from pdtrail.simulate import generate_personnummer
 
@@ -227,3 +227,19 @@ def test_one_answer_reads_the_links_once_per_subject_and_period() -> None:
     lineage.who_accessed(subject)
     lineage.timeline(subject)
     assert backend.link_reads == 4
+
+
+def test_link_rows_as_the_embedded_store_gives_them_ask_each_key_once() -> None:
+    """chDB hands the FixedString subject key back as bytes: the walk reads it as text, so the searched key
+    is not taken for a new one (asked about again, counted twice against the bound)."""
+    log = _Log()
+    log.add(1, 2, day=1)
+    stored = [(r.subject_key.encode(), *list(vars(r).values())[1:]) for r in log.rows]
+    asked: list[list[str]] = []
+
+    def fetch(keys: list[str]) -> list[LinkRow]:
+        asked.append(keys)
+        return rows_of(QueryResult(["subject_key"], ["FixedString(64)"], [r for r in stored if r[0].decode() in keys]))
+
+    found = close_links([_key(1)], fetch)
+    assert found.keys == [_key(1), _key(2)] and asked == [[_key(1)], [_key(2)]]
