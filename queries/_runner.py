@@ -65,6 +65,22 @@ _ONE_PERSON = (
     "FROM (SELECT * FROM events WHERE subject_key IN {subject_keys:Array(String)}))"
 )
 _SUBJECT_ROWS = "subject_rows"
+# A page from the log's start that also carries the searched keys' identity links: ``<name>@links`` returns
+# the query's own columns, then LINK_COLUMNS, and besides the query's rows the link and unlink events of
+# the keys before the period's end (``{link_types:Array(String)}``). When the answer is shorter than its
+# limit it holds every such link, so SubjectLineage walks the links from it and, for a subject whose keys
+# link to no other, answers in one statement instead of two (a read of the links, then the page).
+WITH_LINKS = "@links"
+LINK_COLUMNS = ("link_subject_key", "link_subject_kind", "link_event_type", "link_key", "link_kind")
+_HIDDEN = (
+    ",\n    subject_key AS link_subject_key, subject_kind AS link_subject_kind, event_type AS link_event_type,"
+    "\n    reference AS link_key, action AS link_kind\nFROM events\n"
+)
+# The page queries that have a form with links, and the event filter that form widens to the link events.
+_LINKED_PAGES = {
+    "timeline": None,
+    "who_accessed": "  AND event_type = 'personal_data.accessed'\n",
+}
 _OWN_SETTINGS = re.compile(r"\s*^SETTINGS [^\n]*\s*\Z", re.MULTILINE)
 
 
@@ -75,7 +91,12 @@ def _finding_files() -> list[str]:
 def query_names() -> list[str]:
     names = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
     whole_log = [n for n in _finding_files() if _SUBJECT_FILTER.search((SQL_DIR / f"{n}.sql").read_text())]
-    return [*names, EVERY_FINDING, *(f"{n}{ALL_SUBJECTS}" for n in whole_log)]
+    return [
+        *names,
+        EVERY_FINDING,
+        *(f"{n}{ALL_SUBJECTS}" for n in whole_log),
+        *(f"{n}{WITH_LINKS}" for n in _LINKED_PAGES),
+    ]
 
 
 @cache
@@ -84,6 +105,8 @@ def load_sql(name: str) -> str:
         raise QueryError(f"no query named {name!r}; known: {', '.join(query_names())}")
     if name == EVERY_FINDING:
         return _every_finding_sql()
+    if name.endswith(WITH_LINKS):
+        return _with_links_sql(name.removesuffix(WITH_LINKS))
     base = name.removesuffix(ALL_SUBJECTS)
     sql = (SQL_DIR / f"{base}.sql").read_text()
     if name.endswith(ALL_SUBJECTS):
@@ -91,6 +114,23 @@ def load_sql(name: str) -> str:
     if name.startswith("finding_"):
         return re.sub(r"\bFROM events\b", f"FROM {_ONE_PERSON}", sql)
     return sql
+
+
+def linked_pages() -> dict[str, bool]:
+    """The page queries with a form with links, each saying whether link events are rows of its own answer."""
+    return {name: own_filter is None for name, own_filter in _LINKED_PAGES.items()}
+
+
+def _with_links_sql(name: str) -> str:
+    sql = (SQL_DIR / f"{name}.sql").read_text()
+    own_filter = _LINKED_PAGES[name]
+    widened = sql.replace("\nFROM events\n", _HIDDEN, 1)
+    if own_filter is not None:
+        kept = own_filter.strip().removeprefix("AND ")
+        widened = widened.replace(own_filter, f"  AND ({kept} OR event_type IN {{link_types:Array(String)}})\n", 1)
+    if widened.count("link_subject_key") != 1 or (own_filter is not None and own_filter in widened):
+        raise QueryError(f"{name}.sql no longer has the shape its form with links is made from")
+    return widened
 
 
 def _every_finding_sql() -> str:

@@ -241,3 +241,23 @@ def test_the_linked_set_holds_each_key_once(linked: Linked) -> None:
     keyed = {k for i, kind in _by_each(linked) for k in linked.lineage.subject_keys(i, kind)}
     assert set(found.keys) == keyed
     assert found.found_via[linked.lineage.subject_keys(linked.person.pnr)[0]] == ""
+
+
+def test_a_page_with_its_links_in_one_statement_is_the_answer_of_the_links_then_the_page(linked: Linked) -> None:
+    """Who-accessed and the timeline from the log's start read the searched keys' links with the page; the
+    answer is the one of the two-statement path (the linked set first, then the page), row for row, found_via
+    included: for the linked person by each identifier, for the stranger (unlinked now, linked for a day),
+    for a subject unknown to the log, at a period's end while the mistaken link stood, and for short pages."""
+    lineage = linked.lineage
+    unknown = generate_personnummer(random.Random(5))
+    who = [*_by_each(linked), (linked.stranger.pnr, "personnummer"), (unknown, "personnummer")]
+    while_linked = linked.mistaken_at + dt.timedelta(hours=1)
+    for identifier, kind in who:
+        for view in ("who_accessed", "timeline"):
+            for until, limit in ((None, 10_000), (while_linked, 10_000), (None, 2), (None, 1)):
+                ask = getattr(lineage, view)
+                one = ask(identifier, kind=kind, until=until, limit=limit)
+                with lineage.one_answer():
+                    lineage.linked_set(identifier, kind, until)  # the links read first, on their own
+                    two = ask(identifier, kind=kind, until=until, limit=limit)
+                assert one == two, (view, kind, until, limit)

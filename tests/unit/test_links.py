@@ -199,13 +199,16 @@ def test_link_and_unlink_are_checked_against_the_register_before_anything_is_sen
 
 
 class _CountingBackend:
-    """A store with no rows that counts the link reads of the lineage queries."""
+    """A store with no rows that counts the statements and those that read the links of the lineage queries
+    (``subject_links``, or a page with its links, ``<name>@links``)."""
 
     def __init__(self) -> None:
         self.link_reads = 0
+        self.statements: list[str] = []
 
     def run(self, name: str, params: dict[str, object]) -> QueryResult:
-        self.link_reads += name == "subject_links"
+        self.statements.append(name)
+        self.link_reads += name == "subject_links" or name.endswith("@links")
         return QueryResult(["occurred_at"], ["DateTime64(6, 'UTC')"], [])
 
 
@@ -227,6 +230,21 @@ def test_one_answer_reads_the_links_once_per_subject_and_period() -> None:
     lineage.who_accessed(subject)
     lineage.timeline(subject)
     assert backend.link_reads == 4
+
+
+def test_a_page_from_the_log_start_is_one_statement_and_any_other_page_two() -> None:
+    backend = _CountingBackend()
+    lineage = SubjectLineage(backend, pseudonymiser())
+    subject = personnummer()
+    lineage.who_accessed(subject)
+    lineage.timeline(subject, until=T0)
+    assert backend.statements == ["who_accessed@links", "timeline@links"]  # no links among the rows
+    backend.statements.clear()
+    lineage.timeline(subject, since=T0)  # a period's start: the links before it are not in the page
+    lineage.who_accessed(subject, offset=10)  # a later page: not every link is in it
+    lineage.shared_with(subject)  # no form with links
+    assert backend.statements == ["subject_links", "timeline", "subject_links", "who_accessed", "subject_links",
+                                  "shared_with"]  # fmt: skip
 
 
 def test_link_rows_as_the_embedded_store_gives_them_ask_each_key_once() -> None:
