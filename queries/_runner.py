@@ -162,8 +162,27 @@ class LocalQueries:
                     "the store has no pdtrail tables yet: run `pdtrail db migrate` or consume first"
                 ) from None
             raise QueryError(f"query {name} failed: {str(exc).splitlines()[0][:500]}") from None
-        rows = [tuple(_utc(v) for v in row) for row in result.result_rows]
-        return QueryResult(list(result.column_names), [t.name for t in result.column_types], rows)
+        types = [t.name for t in result.column_types]
+        return QueryResult(list(result.column_names), types, _with_zones(result.result_rows, types))
+
+
+def _with_zones(rows: Any, types: list[str]) -> list[tuple[Any, ...]]:
+    """The rows as tuples, each time in UTC: only the columns that can hold one are looked at (a timeline
+    page is ~2,600 values, of which ~100 times)."""
+    stamps = [i for i, name in enumerate(types) if any(t in name for t in _MAY_HOLD_TIMES)]
+    if not stamps:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in stamps:
+            values[i] = _utc(values[i])
+        out.append(tuple(values))
+    return out
+
+
+# Column types whose values may be a datetime (the others never are).
+_MAY_HOLD_TIMES = ("DateTime", "Dynamic", "Variant", "Object", "JSON")
 
 
 def _utc(value: Any) -> Any:
