@@ -41,6 +41,7 @@ _LAST_MOMENT = "253402300800.000000"
 _PARAM = re.compile(r"\{(\w+):")
 PERSON_ROWS = "person_rows"
 PERSON_PAGE = 100_000  # rows per read of one person's history
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -136,13 +137,28 @@ def _person_rows(backend: QueryBackend, keys: list[str]) -> list[Row]:
     """Every row of the person, oldest first: the whole log, since what came before or after the period
     decides too (a withdrawal before it, an answer after it), in pages of :data:`PERSON_PAGE`."""
     rows: list[Row] = []
+    since, seen = _FIRST_MOMENT, 0
     while True:
-        params = {"subject_keys": keys, "since": _FIRST_MOMENT, "until": _LAST_MOMENT, "limit": PERSON_PAGE,
-                  "offset": len(rows)}  # fmt: skip
-        page = backend.run(PERSON_ROWS, params).rows
-        rows += [Row(*row) for row in page]
+        params = {"subject_keys": keys, "since": since, "until": _LAST_MOMENT, "limit": PERSON_PAGE,
+                  "offset": seen}  # fmt: skip
+        page = [Row(*row) for row in backend.run(PERSON_ROWS, params).rows]
+        rows += page
         if len(page) < PERSON_PAGE:
             return rows
+        # Keyset paging: the next page starts at this one's last moment, the rows of that moment already
+        # read skipped (normally one), instead of reading and dropping every row before it (OFFSET).
+        last = page[-1].at
+        seen = next((i for i, row in enumerate(reversed(rows)) if row.at != last), len(rows))
+        since = _epoch(last)
+
+
+def _epoch(moment: dt.datetime) -> str:
+    """``moment`` as seconds since the epoch to the microsecond, as the engine reads any DateTime64 (the
+    bounds of FIRST_MOMENT included, which have no text form)."""
+    delta = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)) - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    whole, fraction = divmod(abs(micros), 1_000_000)
+    return f"{'-' if micros < 0 else ''}{whole}.{fraction:06d}"
 
 
 def _run(backend: QueryBackend, name: str, available: dict[str, Any]) -> list[dict[str, Any]]:
