@@ -7,7 +7,7 @@ a few hundred subjects under the keys the SDK gives generated personnummer, then
 times, for those subjects asked by personnummer:
 
 - who-accessed and timeline through ``SubjectLineage`` (what the CLI, the desk and the reports call);
-- one subject's findings (every kind, one query);
+- one subject's findings (every kind, over the person's rows read once);
 - ``SELECT 1`` through the same client: the floor of one call into chDB;
 - bytes per event on disk: the events table, and every table of the store;
 - what the engine read for one timeline (rows, bytes, parts and granules the primary key selected).

@@ -50,11 +50,6 @@ ALL_SUBJECTS = "@all"
 _SUBJECT_FILTER = re.compile(r"\b(?:\w+\.)?subject_key IN \{subject_keys:Array\(String\)\}")
 
 
-# Every finding kind for some subjects as one query: the subjects' rows are read once, into a materialized
-# CTE that each kind's query reads in place of ``events``. Planning the kinds' 17 reads of a table with a
-# part per month costs more than running them (bench/bench_findings.py, 1M events, one subject: p50 404 ms
-# as ten queries, 109 ms as this one). Rows come ordered by kind, then as each kind's own query orders them.
-EVERY_FINDING = "finding_every_kind"
 # One person's rows for the per-subject findings: every key of the linked set (and every key version) is
 # read as the one key ``person_key``, so a consent withdrawn under the e-mail and marketing sent under the
 # personnummer meet in the same join, as one subject's history.
@@ -64,7 +59,6 @@ _ONE_PERSON = (
     "(SELECT * REPLACE (toFixedString({person_key:String}, 64) AS subject_key) "
     "FROM (SELECT * FROM events WHERE subject_key IN {subject_keys:Array(String)}))"
 )
-_SUBJECT_ROWS = "subject_rows"
 # A page from the log's start that also carries the searched keys' identity links: ``<name>@links`` returns
 # the query's own columns, then LINK_COLUMNS, and besides the query's rows the link and unlink events of
 # the keys before the period's end (``{link_types:Array(String)}``). When the answer is shorter than its
@@ -81,7 +75,6 @@ _LINKED_PAGES = {
     "timeline": None,
     "who_accessed": "  AND event_type = 'personal_data.accessed'\n",
 }
-_OWN_SETTINGS = re.compile(r"\s*^SETTINGS [^\n]*\s*\Z", re.MULTILINE)
 
 
 def _finding_files() -> list[str]:
@@ -93,7 +86,6 @@ def query_names() -> list[str]:
     whole_log = [n for n in _finding_files() if _SUBJECT_FILTER.search((SQL_DIR / f"{n}.sql").read_text())]
     return [
         *names,
-        EVERY_FINDING,
         *(f"{n}{ALL_SUBJECTS}" for n in whole_log),
         *(f"{n}{WITH_LINKS}" for n in _LINKED_PAGES),
     ]
@@ -103,8 +95,6 @@ def query_names() -> list[str]:
 def load_sql(name: str) -> str:
     if name not in query_names():
         raise QueryError(f"no query named {name!r}; known: {', '.join(query_names())}")
-    if name == EVERY_FINDING:
-        return _every_finding_sql()
     if name.endswith(WITH_LINKS):
         return _with_links_sql(name.removesuffix(WITH_LINKS))
     base = name.removesuffix(ALL_SUBJECTS)
@@ -131,20 +121,6 @@ def _with_links_sql(name: str) -> str:
     if widened.count("link_subject_key") != 1 or (own_filter is not None and own_filter in widened):
         raise QueryError(f"{name}.sql no longer has the shape its form with links is made from")
     return widened
-
-
-def _every_finding_sql() -> str:
-    branches = []
-    for name in _finding_files():
-        body = _OWN_SETTINGS.sub("", (SQL_DIR / f"{name}.sql").read_text())
-        branches.append("SELECT * FROM (\n" + re.sub(r"\bFROM events\b", f"FROM {_SUBJECT_ROWS}", body) + "\n)")
-    return (
-        f"WITH {_SUBJECT_ROWS} AS MATERIALIZED\n"
-        f"{_ONE_PERSON}\n"
-        "SELECT * FROM (\n" + "\nUNION ALL\n".join(branches) + "\n)\n"
-        "ORDER BY kind, occurred_at, event_id\n"
-        "SETTINGS enable_materialized_cte = 1, query_plan_optimize_lazy_materialization = 0"
-    )
 
 
 class LocalQueries:
