@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +30,7 @@ LAST_MOMENT = "253402300800.000000"
 MAX_ROWS = 100_000
 MAX_OFFSET = 10_000_000
 MAX_LINK_ROWS = 10_000  # link events read per round of the closure; a full page counts as the bound reached
+LINKED_HINTS = 4096  # searched keys remembered as linked to others (SubjectLineage._linked_lately)
 # The linked sets of the answer being built (SubjectLineage.one_answer), per thread and task: a report asks
 # about a dozen queries of one subject, and each needed the same closure (one to three reads of the links).
 _ANSWER_LINKS: contextvars.ContextVar[dict[Any, LinkedSet] | None] = contextvars.ContextVar(
@@ -64,6 +66,10 @@ class SubjectLineage:
     def __init__(self, backend: QueryBackend, pseudonymiser: Pseudonymiser) -> None:
         self.backend = backend
         self.pseudonymiser = pseudonymiser
+        # Searched keys lately found linked to other keys: their pages take the links-first path, where a
+        # page with links would be read for nothing (a hint only; either path gives the same answer).
+        self._linked_lately: dict[tuple[str, ...], None] = {}
+        self._hint_lock = threading.Lock()
 
     def subject_keys(self, identifier: str, kind: SubjectKind | str | None = None) -> list[str]:
         try:
@@ -103,10 +109,21 @@ class SubjectLineage:
             return rows_of(self.backend.run("subject_links", params))
 
         linked = close_links(keys, fetch, page=MAX_LINK_ROWS)
+        with self._hint_lock:
+            if linked.keys != keys:
+                self._linked_lately[tuple(keys)] = None
+                while len(self._linked_lately) > LINKED_HINTS:
+                    del self._linked_lately[next(iter(self._linked_lately))]  # the oldest first
+            else:
+                self._linked_lately.pop(tuple(keys), None)
         memo = _ANSWER_LINKS.get()
         if memo is not None:
             memo[(tuple(keys), end)] = linked
         return linked
+
+    def _linked(self, keys: list[str]) -> bool:
+        with self._hint_lock:
+            return tuple(keys) in self._linked_lately
 
     @contextmanager
     def one_answer(self) -> Iterator[None]:
@@ -136,7 +153,7 @@ class SubjectLineage:
         params = _window(since, until, limit, offset)
         keys = self.subject_keys(identifier, kind)
         linked = self._remembered(keys, params["until"])
-        if linked is None and name in linked_pages() and since is None and offset == 0:
+        if linked is None and name in linked_pages() and since is None and offset == 0 and not self._linked(keys):
             # One statement for the usual question (the whole log up to until, first page): the page of
             # the searched keys with their links; complete, it holds every link the walk starts from.
             both = self.backend.run(f"{name}{WITH_LINKS}", {**params, "subject_keys": keys, "via_keys": [],

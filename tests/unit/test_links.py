@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pdtrail.producers import AuditEmitter
 from pdtrail.producers._links import also_known_as_events, link_events
 from pdtrail.queries import QueryResult, SubjectLineage
 from pdtrail.queries._links import LINKED, UNLINKED, LinkRow, close_links, rows_of
+from pdtrail.queries._runner import LINK_COLUMNS
 from pdtrail.schemas import Actor, InvalidEventError, PersonalDataAccessed, PseudonymousSubject, SubjectIdentifier
 from pdtrail.simulate import generate_personnummer
 
@@ -261,3 +263,32 @@ def test_link_rows_as_the_embedded_store_gives_them_ask_each_key_once() -> None:
 
     found = close_links([_key(1)], fetch)
     assert found.keys == [_key(1), _key(2)] and asked == [[_key(1)], [_key(2)]]
+
+
+class _LinkedBackend(_CountingBackend):
+    """A store where the searched keys are linked to one other key, and that key to no other."""
+
+    def __init__(self, other: str) -> None:
+        super().__init__()
+        self.other = other
+
+    def run(self, name: str, params: dict[str, object]) -> QueryResult:
+        super().run(name, params)
+        keys = list(params["subject_keys"])  # type: ignore[call-overload]
+        link = (T0, uuid.uuid4(), keys[0], "personnummer", LINKED, self.other, "customer_id")
+        if name.endswith("@links"):
+            return QueryResult(["occurred_at", "event_id", *LINK_COLUMNS], [], [link])
+        if name == "subject_links" and self.other not in keys:
+            return QueryResult([], [], [(keys[0], "personnummer", self.other, "customer_id", LINKED, T0, "ev-1")])
+        return QueryResult([], [], [])
+
+
+def test_a_subject_found_linked_takes_the_links_first_path_next_time() -> None:
+    backend = _LinkedBackend(_key(7))
+    lineage = SubjectLineage(backend, pseudonymiser())
+    subject = personnummer()
+    lineage.who_accessed(subject)  # the page with links shows a link: the page is read again for both keys
+    assert backend.statements == ["who_accessed@links", "subject_links", "who_accessed"]
+    backend.statements.clear()
+    lineage.timeline(subject)  # known linked now: the links first, no page read for nothing
+    assert backend.statements == ["subject_links", "subject_links", "timeline"]
