@@ -44,6 +44,11 @@ def _as_param(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def lineage_end(until: dt.datetime | None) -> str:
+    """The period's end as the queries take it (the log's end when None)."""
+    return _as_param(until) if until is not None else LAST_MOMENT
+
+
 def _window(since: dt.datetime | None, until: dt.datetime | None, limit: int, offset: int) -> dict[str, Any]:
     """The parameters every query shares, checked: period, page size and page start."""
     if since is not None and until is not None and _as_param(since) >= _as_param(until):
@@ -121,6 +126,19 @@ class SubjectLineage:
             memo[(tuple(keys), end)] = linked
         return linked
 
+    def known_links(self, keys: list[str], end: str) -> LinkedSet | None:
+        """The linked set of ``keys`` at ``end`` (a query parameter, :func:`lineage_end`) if this answer
+        (:meth:`one_answer`) read it already, else None."""
+        return self._remembered(keys, end)
+
+    def close_links(self, keys: list[str], end: str, first: list[LinkRow] | None = None) -> LinkedSet:
+        """The linked set of ``keys`` at ``end``; ``first``: the links of ``keys`` themselves, if read."""
+        return self._close(keys, end, first)
+
+    def lately_linked(self, keys: list[str]) -> bool:
+        """Whether ``keys`` were lately found linked to other keys (their links are best read first)."""
+        return self._linked(keys)
+
     def _linked(self, keys: list[str]) -> bool:
         with self._hint_lock:
             return tuple(keys) in self._linked_lately
@@ -158,7 +176,7 @@ class SubjectLineage:
             # the searched keys with their links; complete, it holds every link the walk starts from.
             both = self.backend.run(f"{name}{WITH_LINKS}", {**params, "subject_keys": keys, "via_keys": [],
                                     "via_labels": [], "link_types": LINK_TYPES, **(extra or {})})  # fmt: skip
-            page, links = _split(name, both)
+            page, links = split_links(name, both)
             if len(both.rows) < limit and len(links) < MAX_LINK_ROWS:
                 linked = self._close(keys, params["until"], first=links)
                 if linked.keys == keys:  # linked to no other key: the page is the answer
@@ -243,7 +261,7 @@ class SubjectLineage:
         return build_graph(self._run("lineage_edges", identifier, kind, since, until, MAX_ROWS))
 
 
-def _split(name: str, both: QueryResult) -> tuple[QueryResult, list[LinkRow]]:
+def split_links(name: str, both: QueryResult) -> tuple[QueryResult, list[LinkRow]]:
     """A ``<name>@links`` answer as the query's own page and the link events among its rows (oldest first)."""
     width = len(both.columns) - len(LINK_COLUMNS)
     if tuple(both.columns[width:]) != LINK_COLUMNS:

@@ -72,6 +72,7 @@ _HIDDEN = (
 )
 # The page queries that have a form with links, and the event filter that form widens to the link events.
 _LINKED_PAGES = {
+    "person_rows": None,
     "timeline": None,
     "who_accessed": "  AND event_type = 'personal_data.accessed'\n",
 }

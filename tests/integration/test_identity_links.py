@@ -261,3 +261,24 @@ def test_a_page_with_its_links_in_one_statement_is_the_answer_of_the_links_then_
                     lineage.linked_set(identifier, kind, until)  # the links read first, on their own
                     two = ask(identifier, kind=kind, until=until, limit=limit)
                 assert one == two, (view, kind, until, limit)
+
+
+def test_a_persons_findings_read_with_their_links_are_those_of_their_linked_set(linked: Linked) -> None:
+    """person_findings reads the person's rows with their links (one statement for a person linked to no
+    other key): the findings are those of findings() over the linked set read first, for the linked person
+    by each identifier, the stranger, a subject unknown to the log, and at a period's end while the mistaken
+    link stood."""
+    from pdtrail.queries import person_findings
+
+    lineage = linked.lineage
+    unknown = generate_personnummer(random.Random(5))
+    who = [*_by_each(linked), (linked.stranger.pnr, "personnummer"), (unknown, "personnummer")]
+    for until in (None, linked.mistaken_at + dt.timedelta(hours=1)):
+        for identifier, kind in who:
+            fresh = SubjectLineage(lineage.backend, lineage.pseudonymiser)  # nothing remembered of earlier asks
+            keys = lineage.linked_set(identifier, kind, until).keys
+            expected = findings(lineage.backend, keys, until=until)
+            assert person_findings(fresh, identifier, kind, until=until) == expected, (identifier, until)
+            assert person_findings(fresh, identifier, kind, until=until) == expected  # the links-first path
+    found = person_findings(lineage, linked.person.customer_id, "customer_id")
+    assert ("consent_withdrawn", str(linked.emitted[-1].event_id)) in {(f.kind, f.event_id) for f in found}
