@@ -7,7 +7,8 @@ a few hundred subjects under the keys the SDK gives generated personnummer, then
 times, for those subjects asked by personnummer:
 
 - who-accessed and timeline through ``SubjectLineage`` (what the CLI, the desk and the reports call);
-- one subject's findings (every kind, one query);
+- one subject's findings (every kind, over the person's rows read once), by their keys and by identifier
+  (``person_findings``: the linked person, as the desk and the CLI ask);
 - ``SELECT 1`` through the same client: the floor of one call into chDB;
 - bytes per event on disk: the events table, and every table of the store;
 - what the engine read for one timeline (rows, bytes, parts and granules the primary key selected).
@@ -207,7 +208,7 @@ def native_call_path(settings: Any, people_keys: list[str], queries: int) -> dic
 
 def measure(client: Any, settings: Any, probes: list[tuple[str, str]], queries: int, seed: int) -> dict[str, Any]:
     from pdtrail.producers import Pseudonymiser
-    from pdtrail.queries import LocalQueries, SubjectLineage, findings, load_sql
+    from pdtrail.queries import LocalQueries, SubjectLineage, findings, load_sql, person_findings
 
     backend = LocalQueries(client)
     lineage = SubjectLineage(backend, Pseudonymiser.from_settings(settings))
@@ -217,6 +218,7 @@ def measure(client: Any, settings: Any, probes: list[tuple[str, str]], queries: 
     out["who_accessed_ms"] = timed(lineage.who_accessed, people)
     out["timeline_ms"] = timed(lineage.timeline, people)
     out["findings_ms"] = timed(lambda p: findings(backend, lineage.subject_keys(p)), people)
+    out["person_findings_ms"] = timed(lambda p: person_findings(lineage, p), people)  # with the links walked
     key = lineage.subject_keys(people[0])
     params = {"subject_keys": key, **NO_LINKS, "since": "1970-01-01 00:00:00", "until": "2200-01-01 00:00:00",
               "limit": 10_000, "offset": 0}  # fmt: skip
@@ -271,6 +273,7 @@ def print_result(r: dict[str, Any]) -> None:
         ("who_accessed_ms", "who-accessed"),
         ("timeline_ms", "timeline"),
         ("findings_ms", "findings, one subject"),
+        ("person_findings_ms", "findings, by identifier"),
         ("native_select_1_ms", "SELECT 1, chDB native"),
         ("native_who_accessed_ms", "who-accessed, native"),
         ("native_timeline_ms", "timeline, native"),
@@ -279,7 +282,7 @@ def print_result(r: dict[str, Any]) -> None:
             continue
         v = r[key]
         print(
-            f"   {label:<22} p50 {v['p50']:7.2f} ms  p99 {v['p99']:7.2f} ms  max {v['max']:7.2f} ms  "
+            f"   {label:<23} p50 {v['p50']:7.2f} ms  p99 {v['p99']:7.2f} ms  max {v['max']:7.2f} ms  "
             f"cpu {v['cpu_ms']:6.2f} ms/call  ({v['n']} calls, {v['mean_rows']:.1f} rows)"
         )
     print("   (native: the same SQL through chDB's own connection, no clickhouse-connect, no SubjectLineage)")

@@ -12,7 +12,7 @@ every lookup a DPO makes is recorded with :func:`record_lookup` (an actor-activi
 :func:`record_activity_lookup`).
 """
 
-from pdtrail.queries._findings import FINDING_KINDS, Finding, findings
+from pdtrail.queries._findings import FINDING_KINDS, Finding, findings, person_findings
 from pdtrail.queries._graph import Edge, LineageGraph, Node
 from pdtrail.queries._lineage import MAX_OFFSET, MAX_ROWS, SubjectLineage, actor_activity
 from pdtrail.queries._meta_audit import (
@@ -77,6 +77,7 @@ __all__ = [
     "is_audit_log_lookup",
     "load_sql",
     "open_cases",
+    "person_findings",
     "query_names",
     "record_activity_lookup",
     "record_lookup",

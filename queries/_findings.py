@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pdtrail.queries._findings_rules import Row, judge
-from pdtrail.queries._runner import ALL_SUBJECTS, QueryBackend, load_sql
+from pdtrail.queries._lineage import MAX_LINK_ROWS, SubjectLineage, lineage_end, split_links
+from pdtrail.queries._links import LINK_TYPES, LinkRow
+from pdtrail.queries._runner import ALL_SUBJECTS, WITH_LINKS, QueryBackend, load_sql
 from pdtrail.queries.exceptions import InvalidQueryParameterError
-from pdtrail.schemas import ProcessingRegister, load_register
+from pdtrail.schemas import ProcessingRegister, SubjectKind, load_register
 
 # In the order a DPO reads them: the subject's own choices first, then the register's rules, then time.
 FINDING_KINDS: dict[str, str] = {
@@ -41,6 +43,7 @@ _LAST_MOMENT = "253402300800.000000"
 _PARAM = re.compile(r"\{(\w+):")
 PERSON_ROWS = "person_rows"
 PERSON_PAGE = 100_000  # rows per read of one person's history
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,40 @@ def _moment(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def person_findings(
+    lineage: SubjectLineage,
+    identifier: str,
+    kind: SubjectKind | str | None = None,
+    *,
+    register: ProcessingRegister | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    as_of: dt.datetime | None = None,
+) -> list[Finding]:
+    """Every finding of the person ``identifier`` names: :func:`findings` for their linked set as it stood
+    at ``until`` (:meth:`SubjectLineage.linked_set`). The person's rows are read with the searched keys'
+    link events among them, so a person linked to no other key costs one statement, not a read of the
+    links and then one of the rows; for a linked person the rows of the whole set are read after."""
+    keys = lineage.subject_keys(identifier, kind)
+    end = lineage_end(until)
+
+    def person_rows() -> list[Row]:
+        linked = lineage.known_links(keys, end)
+        if linked is None and not lineage.lately_linked(keys):
+            rows, links = _person_rows_and_links(lineage.backend, keys)
+            if until is not None:
+                stop = until if until.tzinfo else until.replace(tzinfo=dt.UTC)
+                links = [link for link in links if link.occurred_at < stop]  # as the links read apart are
+            if len(links) < MAX_LINK_ROWS:
+                linked = lineage.close_links(keys, end, first=links)
+                if linked.keys == keys:  # linked to no other key: these are the person's rows
+                    return rows
+        linked = linked or lineage.close_links(keys, end)
+        return _person_rows(lineage.backend, linked.keys)
+
+    return _findings(lineage.backend, keys, register, since, until, as_of, None, person_rows)
+
+
 def findings(
     backend: QueryBackend,
     subject_keys: Sequence[str] | None = None,
@@ -98,6 +135,20 @@ def findings(
     ``register`` defaults to the shipped one (see :func:`pdtrail.schemas.load_register`). ``as_of`` is the
     moment an unanswered request is judged at (default: now, or ``until`` if earlier).
     """
+    keys = list(subject_keys or ())
+    return _findings(backend, keys, register, since, until, as_of, kinds, lambda: _person_rows(backend, keys))
+
+
+def _findings(
+    backend: QueryBackend,
+    subject_keys: list[str],
+    register: ProcessingRegister | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_of: dt.datetime | None,
+    kinds: Sequence[str] | None,
+    person_rows: Callable[[], list[Row]],
+) -> list[Finding]:
     register = register or load_register()
     start, end = since or _EARLIEST, until or _LATEST
     if start >= end:
@@ -118,7 +169,7 @@ def findings(
     }
     if subject_keys and not kinds:
         # One person, every kind: their rows read once and judged here (see _findings_rules for why).
-        rows = _person_rows(backend, list(subject_keys))
+        rows = person_rows()
         moments = {**available, "as_of_moment": judged_at.astimezone(dt.UTC)}
         return [
             Finding(kind, subject_keys[0], str(e.event_id), e.at, e.event_type, e.purpose, e.legal_basis,
@@ -135,14 +186,44 @@ def findings(
 def _person_rows(backend: QueryBackend, keys: list[str]) -> list[Row]:
     """Every row of the person, oldest first: the whole log, since what came before or after the period
     decides too (a withdrawal before it, an answer after it), in pages of :data:`PERSON_PAGE`."""
+    return _pages(backend, keys, PERSON_ROWS)[0]
+
+
+def _person_rows_and_links(backend: QueryBackend, keys: list[str]) -> tuple[list[Row], list[LinkRow]]:
+    """:func:`_person_rows`, with the link events among them as the walk over the links reads them."""
+    return _pages(backend, keys, f"{PERSON_ROWS}{WITH_LINKS}")
+
+
+def _pages(backend: QueryBackend, keys: list[str], name: str) -> tuple[list[Row], list[LinkRow]]:
     rows: list[Row] = []
+    links: list[LinkRow] = []
+    since, seen = _FIRST_MOMENT, 0
     while True:
-        params = {"subject_keys": keys, "since": _FIRST_MOMENT, "until": _LAST_MOMENT, "limit": PERSON_PAGE,
-                  "offset": len(rows)}  # fmt: skip
-        page = backend.run(PERSON_ROWS, params).rows
-        rows += [Row(*row) for row in page]
+        params = {"subject_keys": keys, "since": since, "until": _LAST_MOMENT, "limit": PERSON_PAGE,
+                  "offset": seen, "link_types": LINK_TYPES}  # fmt: skip
+        result = backend.run(name, params)
+        if name.endswith(WITH_LINKS):
+            result, found = split_links(PERSON_ROWS, result)
+            links += found
+        page = [Row(*row) for row in result.rows]
+        rows += page
         if len(page) < PERSON_PAGE:
-            return rows
+            links.sort(key=lambda r: (r.occurred_at, r.event_id))
+            return rows, links
+        # Keyset paging: the next page starts at this one's last moment, the rows of that moment already
+        # read skipped (normally one), instead of reading and dropping every row before it (OFFSET).
+        last = page[-1].at
+        seen = next((i for i, row in enumerate(reversed(rows)) if row.at != last), len(rows))
+        since = _epoch(last)
+
+
+def _epoch(moment: dt.datetime) -> str:
+    """``moment`` as seconds since the epoch to the microsecond, as the engine reads any DateTime64 (the
+    bounds of FIRST_MOMENT included, which have no text form)."""
+    delta = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)) - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    whole, fraction = divmod(abs(micros), 1_000_000)
+    return f"{'-' if micros < 0 else ''}{whole}.{fraction:06d}"
 
 
 def _run(backend: QueryBackend, name: str, available: dict[str, Any]) -> list[dict[str, Any]]:

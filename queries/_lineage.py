@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -12,10 +13,10 @@ from typing import Any
 from pdtrail.producers import Pseudonymiser
 from pdtrail.queries._event_types import end_types, event_type, record_types, source_types
 from pdtrail.queries._graph import LineageGraph, build_graph
-from pdtrail.queries._links import LINK_TYPES, LinkedSet, close_links, rows_of
+from pdtrail.queries._links import LINK_TYPES, LinkedSet, LinkRow, close_links, key_text, rows_of
 from pdtrail.queries._retention import RetentionRules, retention_rows
-from pdtrail.queries._runner import QueryBackend, QueryResult
-from pdtrail.queries.exceptions import InvalidQueryParameterError
+from pdtrail.queries._runner import LINK_COLUMNS, WITH_LINKS, QueryBackend, QueryResult, linked_pages
+from pdtrail.queries.exceptions import InvalidQueryParameterError, QueryError
 from pdtrail.schemas import SubjectKind, guess_subject_kind
 
 # Written like a personnummer: guessed as one, so a wrong check digit is an error, not a customer id.
@@ -29,6 +30,7 @@ LAST_MOMENT = "253402300800.000000"
 MAX_ROWS = 100_000
 MAX_OFFSET = 10_000_000
 MAX_LINK_ROWS = 10_000  # link events read per round of the closure; a full page counts as the bound reached
+LINKED_HINTS = 4096  # searched keys remembered as linked to others (SubjectLineage._linked_lately)
 # The linked sets of the answer being built (SubjectLineage.one_answer), per thread and task: a report asks
 # about a dozen queries of one subject, and each needed the same closure (one to three reads of the links).
 _ANSWER_LINKS: contextvars.ContextVar[dict[Any, LinkedSet] | None] = contextvars.ContextVar(
@@ -40,6 +42,11 @@ def _as_param(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)  # a bare date or time from a DPO means UTC
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def lineage_end(until: dt.datetime | None) -> str:
+    """The period's end as the queries take it (the log's end when None)."""
+    return _as_param(until) if until is not None else LAST_MOMENT
 
 
 def _window(since: dt.datetime | None, until: dt.datetime | None, limit: int, offset: int) -> dict[str, Any]:
@@ -64,6 +71,10 @@ class SubjectLineage:
     def __init__(self, backend: QueryBackend, pseudonymiser: Pseudonymiser) -> None:
         self.backend = backend
         self.pseudonymiser = pseudonymiser
+        # Searched keys lately found linked to other keys: their pages take the links-first path, where a
+        # page with links would be read for nothing (a hint only; either path gives the same answer).
+        self._linked_lately: dict[tuple[str, ...], None] = {}
+        self._hint_lock = threading.Lock()
 
     def subject_keys(self, identifier: str, kind: SubjectKind | str | None = None) -> list[str]:
         try:
@@ -85,19 +96,52 @@ class SubjectLineage:
         (default: now and later, every link), each with how it was found; bounded, and says so."""
         end = _as_param(until) if until is not None else LAST_MOMENT
         keys = self.subject_keys(identifier, kind)
-        memo = _ANSWER_LINKS.get()
-        if memo is not None and (tuple(keys), end) in memo:
-            return memo[(tuple(keys), end)]
+        return self._remembered(keys, end) or self._close(keys, end)
 
-        def fetch(keys: list[str]) -> list[Any]:
-            params = {"subject_keys": keys, "link_types": LINK_TYPES, "since": FIRST_MOMENT, "until": end,
+    def _remembered(self, keys: list[str], end: str) -> LinkedSet | None:
+        memo = _ANSWER_LINKS.get()
+        return memo.get((tuple(keys), end)) if memo is not None else None
+
+    def _close(self, keys: list[str], end: str, first: list[LinkRow] | None = None) -> LinkedSet:
+        """The closure of ``keys`` over the links before ``end``; ``first``: the links of ``keys``
+        themselves, when already read (by a page from the log's start), so only new keys are asked about."""
+
+        def fetch(asked: list[str]) -> list[Any]:
+            if first is not None and asked == keys:
+                return first
+            params = {"subject_keys": asked, "link_types": LINK_TYPES, "since": FIRST_MOMENT, "until": end,
                       "limit": MAX_LINK_ROWS, "offset": 0}  # fmt: skip
             return rows_of(self.backend.run("subject_links", params))
 
         linked = close_links(keys, fetch, page=MAX_LINK_ROWS)
+        with self._hint_lock:
+            if linked.keys != keys:
+                self._linked_lately[tuple(keys)] = None
+                while len(self._linked_lately) > LINKED_HINTS:
+                    del self._linked_lately[next(iter(self._linked_lately))]  # the oldest first
+            else:
+                self._linked_lately.pop(tuple(keys), None)
+        memo = _ANSWER_LINKS.get()
         if memo is not None:
             memo[(tuple(keys), end)] = linked
         return linked
+
+    def known_links(self, keys: list[str], end: str) -> LinkedSet | None:
+        """The linked set of ``keys`` at ``end`` (a query parameter, :func:`lineage_end`) if this answer
+        (:meth:`one_answer`) read it already, else None."""
+        return self._remembered(keys, end)
+
+    def close_links(self, keys: list[str], end: str, first: list[LinkRow] | None = None) -> LinkedSet:
+        """The linked set of ``keys`` at ``end``; ``first``: the links of ``keys`` themselves, if read."""
+        return self._close(keys, end, first)
+
+    def lately_linked(self, keys: list[str]) -> bool:
+        """Whether ``keys`` were lately found linked to other keys (their links are best read first)."""
+        return self._linked(keys)
+
+    def _linked(self, keys: list[str]) -> bool:
+        with self._hint_lock:
+            return tuple(keys) in self._linked_lately
 
     @contextmanager
     def one_answer(self) -> Iterator[None]:
@@ -125,7 +169,19 @@ class SubjectLineage:
         extra: Mapping[str, Any] | None = None,
     ) -> QueryResult:
         params = _window(since, until, limit, offset)
-        linked = self.linked_set(identifier, kind, until)
+        keys = self.subject_keys(identifier, kind)
+        linked = self._remembered(keys, params["until"])
+        if linked is None and name in linked_pages() and since is None and offset == 0 and not self._linked(keys):
+            # One statement for the usual question (the whole log up to until, first page): the page of
+            # the searched keys with their links; complete, it holds every link the walk starts from.
+            both = self.backend.run(f"{name}{WITH_LINKS}", {**params, "subject_keys": keys, "via_keys": [],
+                                    "via_labels": [], "link_types": LINK_TYPES, **(extra or {})})  # fmt: skip
+            page, links = split_links(name, both)
+            if len(both.rows) < limit and len(links) < MAX_LINK_ROWS:
+                linked = self._close(keys, params["until"], first=links)
+                if linked.keys == keys:  # linked to no other key: the page is the answer
+                    return page
+        linked = linked or self._close(keys, params["until"])
         params["subject_keys"] = linked.keys
         params |= linked.params()
         return self.backend.run(name, {**params, **(extra or {})})
@@ -203,6 +259,28 @@ class SubjectLineage:
     ) -> LineageGraph:  # fmt: skip
         """Sources → purposes → recipients of the subject's data, with categories and counts on the edges."""
         return build_graph(self._run("lineage_edges", identifier, kind, since, until, MAX_ROWS))
+
+
+def split_links(name: str, both: QueryResult) -> tuple[QueryResult, list[LinkRow]]:
+    """A ``<name>@links`` answer as the query's own page and the link events among its rows (oldest first)."""
+    width = len(both.columns) - len(LINK_COLUMNS)
+    if tuple(both.columns[width:]) != LINK_COLUMNS:
+        if not both.rows:  # the embedded store names no columns of an empty answer, nor does it of the page's own
+            return both, []
+        raise QueryError(f"{name}{WITH_LINKS} answered columns {both.columns[width:]}, not {LINK_COLUMNS}")
+    at, event_id = both.columns.index("occurred_at"), both.columns.index("event_id")
+    links, rows = [], []
+    for row in both.rows:
+        key, subject_kind, event_type, linked_key, linked_kind = row[width:]
+        if event_type in LINK_TYPES:
+            links.append(
+                LinkRow(key_text(key), subject_kind, linked_key, linked_kind, event_type, row[at], str(row[event_id]))
+            )
+        if event_type in LINK_TYPES and not linked_pages()[name]:
+            continue  # widened to the links: not a row of the query's own answer
+        rows.append(row[:width])
+    links.sort(key=lambda r: (r.occurred_at, r.event_id))
+    return QueryResult(both.columns[:width], both.types[:width], rows), links
 
 
 def actor_activity(

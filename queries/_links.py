@@ -94,5 +94,13 @@ def close_links(
 
 
 def rows_of(result: Any) -> list[LinkRow]:
-    """The rows of the ``subject_links`` query."""
-    return [LinkRow(*row) for row in result.rows]
+    """The rows of the ``subject_links`` query. The subject key is a FixedString, which the embedded store
+    hands back as bytes: read as text, as the keys asked with are, so that the walk knows a key it has
+    asked about (as bytes the searched keys came back as new keys, each asked about again and counted twice
+    against :data:`MAX_LINKED_KEYS`)."""
+    return [LinkRow(key_text(row[0]), *row[1:]) for row in result.rows]
+
+
+def key_text(value: Any) -> Any:
+    """A subject key as text (the embedded store gives FixedString columns as bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

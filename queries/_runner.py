@@ -50,11 +50,6 @@ ALL_SUBJECTS = "@all"
 _SUBJECT_FILTER = re.compile(r"\b(?:\w+\.)?subject_key IN \{subject_keys:Array\(String\)\}")
 
 
-# Every finding kind for some subjects as one query: the subjects' rows are read once, into a materialized
-# CTE that each kind's query reads in place of ``events``. Planning the kinds' 17 reads of a table with a
-# part per month costs more than running them (bench/bench_findings.py, 1M events, one subject: p50 404 ms
-# as ten queries, 109 ms as this one). Rows come ordered by kind, then as each kind's own query orders them.
-EVERY_FINDING = "finding_every_kind"
 # One person's rows for the per-subject findings: every key of the linked set (and every key version) is
 # read as the one key ``person_key``, so a consent withdrawn under the e-mail and marketing sent under the
 # personnummer meet in the same join, as one subject's history.
@@ -64,8 +59,23 @@ _ONE_PERSON = (
     "(SELECT * REPLACE (toFixedString({person_key:String}, 64) AS subject_key) "
     "FROM (SELECT * FROM events WHERE subject_key IN {subject_keys:Array(String)}))"
 )
-_SUBJECT_ROWS = "subject_rows"
-_OWN_SETTINGS = re.compile(r"\s*^SETTINGS [^\n]*\s*\Z", re.MULTILINE)
+# A page from the log's start that also carries the searched keys' identity links: ``<name>@links`` returns
+# the query's own columns, then LINK_COLUMNS, and besides the query's rows the link and unlink events of
+# the keys before the period's end (``{link_types:Array(String)}``). When the answer is shorter than its
+# limit it holds every such link, so SubjectLineage walks the links from it and, for a subject whose keys
+# link to no other, answers in one statement instead of two (a read of the links, then the page).
+WITH_LINKS = "@links"
+LINK_COLUMNS = ("link_subject_key", "link_subject_kind", "link_event_type", "link_key", "link_kind")
+_HIDDEN = (
+    ",\n    subject_key AS link_subject_key, subject_kind AS link_subject_kind, event_type AS link_event_type,"
+    "\n    reference AS link_key, action AS link_kind\nFROM events\n"
+)
+# The page queries that have a form with links, and the event filter that form widens to the link events.
+_LINKED_PAGES = {
+    "person_rows": None,
+    "timeline": None,
+    "who_accessed": "  AND event_type = 'personal_data.accessed'\n",
+}
 
 
 def _finding_files() -> list[str]:
@@ -75,15 +85,19 @@ def _finding_files() -> list[str]:
 def query_names() -> list[str]:
     names = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
     whole_log = [n for n in _finding_files() if _SUBJECT_FILTER.search((SQL_DIR / f"{n}.sql").read_text())]
-    return [*names, EVERY_FINDING, *(f"{n}{ALL_SUBJECTS}" for n in whole_log)]
+    return [
+        *names,
+        *(f"{n}{ALL_SUBJECTS}" for n in whole_log),
+        *(f"{n}{WITH_LINKS}" for n in _LINKED_PAGES),
+    ]
 
 
 @cache
 def load_sql(name: str) -> str:
     if name not in query_names():
         raise QueryError(f"no query named {name!r}; known: {', '.join(query_names())}")
-    if name == EVERY_FINDING:
-        return _every_finding_sql()
+    if name.endswith(WITH_LINKS):
+        return _with_links_sql(name.removesuffix(WITH_LINKS))
     base = name.removesuffix(ALL_SUBJECTS)
     sql = (SQL_DIR / f"{base}.sql").read_text()
     if name.endswith(ALL_SUBJECTS):
@@ -93,18 +107,21 @@ def load_sql(name: str) -> str:
     return sql
 
 
-def _every_finding_sql() -> str:
-    branches = []
-    for name in _finding_files():
-        body = _OWN_SETTINGS.sub("", (SQL_DIR / f"{name}.sql").read_text())
-        branches.append("SELECT * FROM (\n" + re.sub(r"\bFROM events\b", f"FROM {_SUBJECT_ROWS}", body) + "\n)")
-    return (
-        f"WITH {_SUBJECT_ROWS} AS MATERIALIZED\n"
-        f"{_ONE_PERSON}\n"
-        "SELECT * FROM (\n" + "\nUNION ALL\n".join(branches) + "\n)\n"
-        "ORDER BY kind, occurred_at, event_id\n"
-        "SETTINGS enable_materialized_cte = 1, query_plan_optimize_lazy_materialization = 0"
-    )
+def linked_pages() -> dict[str, bool]:
+    """The page queries with a form with links, each saying whether link events are rows of its own answer."""
+    return {name: own_filter is None for name, own_filter in _LINKED_PAGES.items()}
+
+
+def _with_links_sql(name: str) -> str:
+    sql = (SQL_DIR / f"{name}.sql").read_text()
+    own_filter = _LINKED_PAGES[name]
+    widened = sql.replace("\nFROM events\n", _HIDDEN, 1)
+    if own_filter is not None:
+        kept = own_filter.strip().removeprefix("AND ")
+        widened = widened.replace(own_filter, f"  AND ({kept} OR event_type IN {{link_types:Array(String)}})\n", 1)
+    if widened.count("link_subject_key") != 1 or (own_filter is not None and own_filter in widened):
+        raise QueryError(f"{name}.sql no longer has the shape its form with links is made from")
+    return widened
 
 
 class LocalQueries:
@@ -122,8 +139,27 @@ class LocalQueries:
                     "the store has no pdtrail tables yet: run `pdtrail db migrate` or consume first"
                 ) from None
             raise QueryError(f"query {name} failed: {str(exc).splitlines()[0][:500]}") from None
-        rows = [tuple(_utc(v) for v in row) for row in result.result_rows]
-        return QueryResult(list(result.column_names), [t.name for t in result.column_types], rows)
+        types = [t.name for t in result.column_types]
+        return QueryResult(list(result.column_names), types, _with_zones(result.result_rows, types))
+
+
+def _with_zones(rows: Any, types: list[str]) -> list[tuple[Any, ...]]:
+    """The rows as tuples, each time in UTC: only the columns that can hold one are looked at (a timeline
+    page is ~2,600 values, of which ~100 times)."""
+    stamps = [i for i, name in enumerate(types) if any(t in name for t in _MAY_HOLD_TIMES)]
+    if not stamps:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in stamps:
+            values[i] = _utc(values[i])
+        out.append(tuple(values))
+    return out
+
+
+# Column types whose values may be a datetime (the others never are).
+_MAY_HOLD_TIMES = ("DateTime", "Dynamic", "Variant", "Object", "JSON")
 
 
 def _utc(value: Any) -> Any:

@@ -1,6 +1,7 @@
 -- One person's rows for the findings (queries/_findings_rules.py judges them): every key of the linked set,
 -- the whole log (a consent withdrawn or an erasure before the period still counts), oldest first, with
--- the columns the findings read; in pages, all of them read. One narrow read by subject_key; the rules run on the rows in Python,
+-- the columns the findings read; in pages, all of them read (a page starts at the last moment of the one before:
+-- queries/_findings.py). One narrow read by subject_key; the rules run on the rows in Python,
 -- where planning the ten kinds' SQL cost more than running them (bench/bench_lookup.py).
 SELECT
     event_id,

@@ -11,7 +11,7 @@ from rich.table import Table
 from pdtrail._cli._output import print_result
 from pdtrail.config import Settings
 from pdtrail.producers import Pseudonymiser
-from pdtrail.queries import FINDING_KINDS, QueryResult, SubjectLineage, findings
+from pdtrail.queries import FINDING_KINDS, QueryResult, SubjectLineage, findings, person_findings
 from pdtrail.schemas import load_register
 from pdtrail.store import open_query_backend
 
@@ -20,12 +20,18 @@ def find(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     register = load_register(args.register or settings.processing_register.path)
     backend = open_query_backend(settings)
     keys: list[str] = []
-    if args.identifier:
-        lineage = SubjectLineage(backend, Pseudonymiser.from_settings(settings))
-        keys = lineage.linked_set(args.identifier, args.kind, args.until).keys  # the whole linked person
-    found = findings(
-        backend, keys, register=register, since=args.since, until=args.until, as_of=args.as_of, kinds=args.only
-    )
+    lineage = SubjectLineage(backend, Pseudonymiser.from_settings(settings))
+    if args.identifier and not args.only:  # the whole linked person, their rows read with their links
+        found = person_findings(
+            lineage, args.identifier, args.kind, register=register, since=args.since, until=args.until,
+            as_of=args.as_of,
+        )  # fmt: skip
+    else:
+        if args.identifier:
+            keys = lineage.linked_set(args.identifier, args.kind, args.until).keys  # the whole linked person
+        found = findings(
+            backend, keys, register=register, since=args.since, until=args.until, as_of=args.as_of, kinds=args.only
+        )
     if args.format == "json":
         for finding in found:
             print(json.dumps(finding.as_dict(), ensure_ascii=False))

@@ -152,4 +152,7 @@ def test_demo_runs_end_to_end_and_stops_its_broker(tmp_path: Path) -> None:
     erased = next(r for r in rows if r["kind"] == "after_erasure")
     none = run("findings", pnr, "--only", "late_answer", env=env)
     assert none.returncode == 0 and "0 rows" in none.stdout
+    own = run("findings", pnr, "--as-of", "2028-01-01", "--format", "json", env=env)  # every kind, one person
+    assert own.returncode in (0, 1), own.stderr
+    assert all(json.loads(line)["kind"] in FINDING_KINDS for line in own.stdout.splitlines())
     assert erased["subject_key"] not in found.stderr

@@ -117,3 +117,67 @@ def test_an_unanswered_request_is_late_only_once_its_deadline_has_passed(
     late = findings(backend, kinds=["late_answer"], as_of=received + dt.timedelta(days=40))
     assert str(unanswered.event.event_id) not in {f.event_id for f in early}
     assert str(unanswered.event.event_id) in {f.event_id for f in late}
+
+
+def test_every_query_for_one_subject_reads_only_that_subjects_range(
+    stored: tuple[LocalQueries, Settings], scenario: tuple[list, list[PlantedFinding]]
+) -> None:
+    """Each read of the log by a per-subject query (every finding kind asked for one person, the person's
+    rows the Python rules judge, the lineage pages and their links) goes through the primary key on
+    subject_key and selects only some granules: a rule rewritten to join or scan without the subject's key
+    would read the whole log for every subject asked about."""
+    import re
+
+    from pdtrail.queries import load_sql
+    from pdtrail.queries._links import LINK_TYPES
+
+    backend, settings = stored
+    _, planted = scenario
+    register = load_register()
+    keys = Pseudonymiser.from_settings(settings).lookup_keys(SubjectKind.PERSONNUMMER, planted[0].subject.personnummer)
+    available = {
+        "subject_keys": keys, "person_key": keys[0], "since": "2025-01-01 00:00:00.000000",
+        "until": "2027-01-01 00:00:00.000000", "as_of": "2027-06-01 00:00:00.000000", "limit": 100, "offset": 0,
+        "via_keys": [], "via_labels": [], "link_types": LINK_TYPES, **register.rules, **register.retention_params(),
+    }  # fmt: skip
+    granules = int(backend.client.command("SELECT sum(marks) FROM system.parts WHERE table = 'events' AND active"))
+    assert granules > 4  # enough of a log that reading one subject's range shows
+    names = [f"finding_{kind}" for kind in FINDING_KINDS]
+    names += ["person_rows", "subject_links", "who_accessed", "timeline", "who_accessed@links", "timeline@links"]
+    for name in names:
+        sql = load_sql(name)
+        params = {k: v for k, v in available.items() if "{" + k + ":" in sql}
+        plan = "\n".join(
+            r[0] for r in backend.client.query("EXPLAIN indexes = 1 " + sql, parameters=params).result_rows
+        )
+        reads = plan.split("ReadFromMergeTree (")[1:]
+        assert reads, name
+        for read in (re.sub(r"[│├└─]", " ", r) for r in reads):  # the plan's tree drawn out
+            assert read.startswith(f"{settings.store.database}.events)"), (name, read[:80])
+            assert re.search(r"Keys:\s+subject_key\b", read) and "(subject_key in " in read, (name, read)
+            selected = [int(a) for a, _ in re.findall(r"Granules: (\d+)/(\d+)", read)]
+            assert selected and max(selected) < granules / 2, (name, selected, granules)
+
+
+def test_one_persons_rows_read_in_short_pages_are_the_rows_read_at_once(
+    stored: tuple[LocalQueries, Settings], scenario: tuple[list, list[PlantedFinding]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The person's rows come in keyset pages (each from the last row of the one before): pages of a few rows
+    give the same rows, in the same order, and the same findings as one read."""
+    from pdtrail.queries import _findings
+
+    backend, settings = stored
+    _, planted = scenario
+    pseudonymiser = Pseudonymiser.from_settings(settings)
+    as_of = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
+    people = list(dict.fromkeys(p.subject for p in planted if p.kind))[:6]
+    whole = {}
+    for subject in people:
+        keys = pseudonymiser.lookup_keys(SubjectKind.PERSONNUMMER, subject.personnummer)
+        whole[subject] = (_findings._person_rows(backend, keys), findings(backend, keys, as_of=as_of))
+    assert max(len(rows) for rows, _ in whole.values()) > 7
+    for page in (1, 2, 7):
+        monkeypatch.setattr(_findings, "PERSON_PAGE", page)
+        for subject in people:
+            keys = pseudonymiser.lookup_keys(SubjectKind.PERSONNUMMER, subject.personnummer)
+            assert (_findings._person_rows(backend, keys), findings(backend, keys, as_of=as_of)) == whole[subject]

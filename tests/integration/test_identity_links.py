@@ -232,3 +232,53 @@ def test_no_raw_identifier_of_the_person_or_the_links_reaches_kafka_or_clickhous
     query = "SELECT reference, action FROM events WHERE event_type = 'subject.identifiers_linked'"
     links = linked.client.query(query).result_rows
     assert links and all(len(ref) == 64 for ref, _ in links)
+
+
+def test_the_linked_set_holds_each_key_once(linked: Linked) -> None:
+    """The store hands the subject key back as bytes: read as text, a key the walk has met is not met again."""
+    found = linked.lineage.linked_set(linked.person.pnr)
+    assert all(isinstance(k, str) for k in found.keys) and len(set(found.keys)) == len(found.keys)
+    keyed = {k for i, kind in _by_each(linked) for k in linked.lineage.subject_keys(i, kind)}
+    assert set(found.keys) == keyed
+    assert found.found_via[linked.lineage.subject_keys(linked.person.pnr)[0]] == ""
+
+
+def test_a_page_with_its_links_in_one_statement_is_the_answer_of_the_links_then_the_page(linked: Linked) -> None:
+    """Who-accessed and the timeline from the log's start read the searched keys' links with the page; the
+    answer is the one of the two-statement path (the linked set first, then the page), row for row, found_via
+    included: for the linked person by each identifier, for the stranger (unlinked now, linked for a day),
+    for a subject unknown to the log, at a period's end while the mistaken link stood, and for short pages."""
+    lineage = linked.lineage
+    unknown = generate_personnummer(random.Random(5))
+    who = [*_by_each(linked), (linked.stranger.pnr, "personnummer"), (unknown, "personnummer")]
+    while_linked = linked.mistaken_at + dt.timedelta(hours=1)
+    for identifier, kind in who:
+        for view in ("who_accessed", "timeline"):
+            for until, limit in ((None, 10_000), (while_linked, 10_000), (None, 2), (None, 1)):
+                ask = getattr(lineage, view)
+                one = ask(identifier, kind=kind, until=until, limit=limit)
+                with lineage.one_answer():
+                    lineage.linked_set(identifier, kind, until)  # the links read first, on their own
+                    two = ask(identifier, kind=kind, until=until, limit=limit)
+                assert one == two, (view, kind, until, limit)
+
+
+def test_a_persons_findings_read_with_their_links_are_those_of_their_linked_set(linked: Linked) -> None:
+    """person_findings reads the person's rows with their links (one statement for a person linked to no
+    other key): the findings are those of findings() over the linked set read first, for the linked person
+    by each identifier, the stranger, a subject unknown to the log, and at a period's end while the mistaken
+    link stood."""
+    from pdtrail.queries import person_findings
+
+    lineage = linked.lineage
+    unknown = generate_personnummer(random.Random(5))
+    who = [*_by_each(linked), (linked.stranger.pnr, "personnummer"), (unknown, "personnummer")]
+    for until in (None, linked.mistaken_at + dt.timedelta(hours=1)):
+        for identifier, kind in who:
+            fresh = SubjectLineage(lineage.backend, lineage.pseudonymiser)  # nothing remembered of earlier asks
+            keys = lineage.linked_set(identifier, kind, until).keys
+            expected = findings(lineage.backend, keys, until=until)
+            assert person_findings(fresh, identifier, kind, until=until) == expected, (identifier, until)
+            assert person_findings(fresh, identifier, kind, until=until) == expected  # the links-first path
+    found = person_findings(lineage, linked.person.customer_id, "customer_id")
+    assert ("consent_withdrawn", str(linked.emitted[-1].event_id)) in {(f.kind, f.event_id) for f in found}

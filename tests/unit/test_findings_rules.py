@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -13,6 +14,7 @@ from pdtrail.queries import _findings as findings_module
 from pdtrail.queries._rights_cases import add_months as _add_months
 
 T0 = dt.datetime(2025, 1, 31, 10, 0, 0, 500_000, tzinfo=dt.UTC)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def test_add_months_clamps_to_the_last_day_as_the_engine_does() -> None:
@@ -33,7 +35,10 @@ class _Pages:
         assert name == "person_rows"
         limit, offset = int(params["limit"]), int(params["offset"])  # type: ignore[call-overload]
         self.reads.append((limit, offset))
-        return QueryResult([], [], self.rows[offset : offset + limit])
+        # From since on, given as seconds since the epoch (the rows are in time order).
+        since = int(Decimal(str(params["since"])) * 1_000_000)
+        rest = [r for r in self.rows if (r[1] - _EPOCH) // dt.timedelta(microseconds=1) >= since]
+        return QueryResult([], [], rest[offset : offset + limit])
 
 
 def _event(day: int, purpose: str) -> tuple[object, ...]:
@@ -47,7 +52,17 @@ def test_a_long_history_is_read_to_its_end_in_pages(monkeypatch: pytest.MonkeyPa
     rows = [_event(day, "not.in.the.register") for day in range(5)]
     backend = _Pages(rows)
     found = findings(backend, ["k" * 64])
-    assert backend.reads == [(2, 0), (2, 2), (2, 4)]
+    assert backend.reads == [(2, 0), (2, 1), (2, 1)]  # each page from the last row read, that row skipped
     unregistered = [f for f in found if f.kind == "purpose_not_registered"]
     assert [f.event_id for f in unregistered] == [str(r[0]) for r in rows]  # every page judged, oldest first
     assert all(f.subject_key == "k" * 64 for f in found)
+
+
+def test_rows_of_one_moment_across_pages_are_each_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(findings_module, "PERSON_PAGE", 2)
+    rows = [_event(0, "not.in.the.register"), *(_event(1, "not.in.the.register") for _ in range(4))]
+    rows[1:] = sorted(rows[1:], key=lambda r: r[0])  # one moment: in event id order, as the store orders them
+    backend = _Pages(rows)
+    found = [f.event_id for f in findings(backend, ["k" * 64]) if f.kind == "purpose_not_registered"]
+    assert found == [str(r[0]) for r in rows]
+    assert backend.reads == [(2, 0), (2, 1), (2, 3)]  # the moment's rows already read are skipped

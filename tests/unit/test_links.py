@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from pdtrail.config import load_settings
 from pdtrail.producers import AuditEmitter
 from pdtrail.producers._links import also_known_as_events, link_events
 from pdtrail.queries import QueryResult, SubjectLineage
-from pdtrail.queries._links import LINKED, UNLINKED, LinkRow, close_links
+from pdtrail.queries._links import LINKED, UNLINKED, LinkRow, close_links, rows_of
+from pdtrail.queries._runner import LINK_COLUMNS
 from pdtrail.schemas import Actor, InvalidEventError, PersonalDataAccessed, PseudonymousSubject, SubjectIdentifier
 from pdtrail.simulate import generate_personnummer
 
@@ -199,13 +201,16 @@ def test_link_and_unlink_are_checked_against_the_register_before_anything_is_sen
 
 
 class _CountingBackend:
-    """A store with no rows that counts the link reads of the lineage queries."""
+    """A store with no rows that counts the statements and those that read the links of the lineage queries
+    (``subject_links``, or a page with its links, ``<name>@links``)."""
 
     def __init__(self) -> None:
         self.link_reads = 0
+        self.statements: list[str] = []
 
     def run(self, name: str, params: dict[str, object]) -> QueryResult:
-        self.link_reads += name == "subject_links"
+        self.statements.append(name)
+        self.link_reads += name == "subject_links" or name.endswith("@links")
         return QueryResult(["occurred_at"], ["DateTime64(6, 'UTC')"], [])
 
 
@@ -227,3 +232,63 @@ def test_one_answer_reads_the_links_once_per_subject_and_period() -> None:
     lineage.who_accessed(subject)
     lineage.timeline(subject)
     assert backend.link_reads == 4
+
+
+def test_a_page_from_the_log_start_is_one_statement_and_any_other_page_two() -> None:
+    backend = _CountingBackend()
+    lineage = SubjectLineage(backend, pseudonymiser())
+    subject = personnummer()
+    lineage.who_accessed(subject)
+    lineage.timeline(subject, until=T0)
+    assert backend.statements == ["who_accessed@links", "timeline@links"]  # no links among the rows
+    backend.statements.clear()
+    lineage.timeline(subject, since=T0)  # a period's start: the links before it are not in the page
+    lineage.who_accessed(subject, offset=10)  # a later page: not every link is in it
+    lineage.shared_with(subject)  # no form with links
+    assert backend.statements == ["subject_links", "timeline", "subject_links", "who_accessed", "subject_links",
+                                  "shared_with"]  # fmt: skip
+
+
+def test_link_rows_as_the_embedded_store_gives_them_ask_each_key_once() -> None:
+    """chDB hands the FixedString subject key back as bytes: the walk reads it as text, so the searched key
+    is not taken for a new one (asked about again, counted twice against the bound)."""
+    log = _Log()
+    log.add(1, 2, day=1)
+    stored = [(r.subject_key.encode(), *list(vars(r).values())[1:]) for r in log.rows]
+    asked: list[list[str]] = []
+
+    def fetch(keys: list[str]) -> list[LinkRow]:
+        asked.append(keys)
+        return rows_of(QueryResult(["subject_key"], ["FixedString(64)"], [r for r in stored if r[0].decode() in keys]))
+
+    found = close_links([_key(1)], fetch)
+    assert found.keys == [_key(1), _key(2)] and asked == [[_key(1)], [_key(2)]]
+
+
+class _LinkedBackend(_CountingBackend):
+    """A store where the searched keys are linked to one other key, and that key to no other."""
+
+    def __init__(self, other: str) -> None:
+        super().__init__()
+        self.other = other
+
+    def run(self, name: str, params: dict[str, object]) -> QueryResult:
+        super().run(name, params)
+        keys = list(params["subject_keys"])  # type: ignore[call-overload]
+        link = (T0, uuid.uuid4(), keys[0], "personnummer", LINKED, self.other, "customer_id")
+        if name.endswith("@links"):
+            return QueryResult(["occurred_at", "event_id", *LINK_COLUMNS], [], [link])
+        if name == "subject_links" and self.other not in keys:
+            return QueryResult([], [], [(keys[0], "personnummer", self.other, "customer_id", LINKED, T0, "ev-1")])
+        return QueryResult([], [], [])
+
+
+def test_a_subject_found_linked_takes_the_links_first_path_next_time() -> None:
+    backend = _LinkedBackend(_key(7))
+    lineage = SubjectLineage(backend, pseudonymiser())
+    subject = personnummer()
+    lineage.who_accessed(subject)  # the page with links shows a link: the page is read again for both keys
+    assert backend.statements == ["who_accessed@links", "subject_links", "who_accessed"]
+    backend.statements.clear()
+    lineage.timeline(subject)  # known linked now: the links first, no page read for nothing
+    assert backend.statements == ["subject_links", "subject_links", "timeline"]

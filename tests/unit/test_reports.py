@@ -159,17 +159,6 @@ def test_every_lineage_query_is_parameterised_and_paged() -> None:
         assert "{since:DateTime64(6, 'UTC')}" in sql and "{limit:UInt32}" in sql and "{offset:UInt64}" in sql
 
 
-def test_every_finding_kind_is_one_branch_of_the_per_subject_query_over_rows_read_once() -> None:
-    import re
-
-    from pdtrail.queries import FINDING_KINDS
-
-    sql = load_sql("finding_every_kind")
-    assert sorted(re.findall(r"'(\w+)' AS kind", sql)) == sorted(FINDING_KINDS)
-    assert len(re.findall(r"\bFROM events\b", sql)) == 1  # the subject's rows, once; the kinds read those
-    assert sql.count("SETTINGS") == 1 and "enable_materialized_cte = 1" in sql
-
-
 def test_record_lookup_refuses_bad_purpose_and_actor_before_sending(isolated_env: object) -> None:
     from pdtrail.config import load_settings
 
