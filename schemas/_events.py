@@ -9,7 +9,8 @@ personnummer must not end up in a log line through its own error message.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, ClassVar, Literal, Self
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 from uuid import UUID
 
 from pydantic import (
@@ -58,6 +59,8 @@ from pdtrail.schemas._vocabulary import (
 )
 from pdtrail.schemas.exceptions import InvalidEventError
 
+_T = TypeVar("_T")
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
@@ -78,24 +81,23 @@ class _Model(BaseModel):
 
     @classmethod
     def model_validate(cls, obj: Any, **options: Any) -> Self:
-        try:
-            return super().model_validate(obj, **options)
-        except ValidationError as exc:
-            raise InvalidEventError.from_validation_error(exc) from None
+        return _one_error_type(lambda: super(_Model, cls).model_validate(obj, **options))
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
-        try:
-            return super().model_validate_json(json_data, **options)
-        except ValidationError as exc:
-            raise InvalidEventError.from_validation_error(exc) from None
+        return _one_error_type(lambda: super(_Model, cls).model_validate_json(json_data, **options))
 
     @classmethod
     def model_validate_strings(cls, obj: Any, **options: Any) -> Self:
-        try:
-            return super().model_validate_strings(obj, **options)
-        except ValidationError as exc:
-            raise InvalidEventError.from_validation_error(exc) from None
+        return _one_error_type(lambda: super(_Model, cls).model_validate_strings(obj, **options))
+
+
+def _one_error_type(validate: Callable[[], _T]) -> _T:
+    """pydantic's ValidationError as the caller's InvalidEventError (as ``_Model.__init__`` does inline)."""
+    try:
+        return validate()
+    except ValidationError as exc:
+        raise InvalidEventError.from_validation_error(exc) from None
 
 
 class SubjectIdentifier(_Model):
