@@ -7,7 +7,7 @@ kafka_offset, <the body as written>, seal}``: Avro record bodies concatenate, so
 own bytes between the position's zig-zag varints and an 8-byte seal. One query parses every block and maps it
 to ``events`` columns, a second judges the rows with the checks of ``_columnar_sql`` and stages them in one
 Native file per Kafka partition and month; each partition's inserts (with their tokens) read its own files,
-and one query reads the round's leaves back. The seal (the offset XOR a random nonce per block) proves that a
+and one query reads the round's leaves back. The seal (the offset XOR a random nonce per round) proves that a
 record was framed by the message it came from: a truncated body or trailing bytes shift every record after it
 and break their seals.
 
@@ -262,18 +262,19 @@ class EngineDecoder:
         ingested = f"toDateTime64({_sql_str(received.astimezone(dt.UTC).strftime('%Y-%m-%d %H:%M:%S.%f'))}, 6, 'UTC')"
         earliest, latest = (_micros(w) for w in window) if window else (EARLIEST_US, LATEST_US)
         selects = []
+        nonce = secrets.randbits(62)  # one per round: stage 2 checks every block's seals at once
         for n, (fingerprint, records) in enumerate(groups.items()):
             schema = self._schema(fingerprint)
             assert schema is not None
-            nonce = secrets.randbits(62)
             path = self._dir / f"b{batch}-{n}.avro"
             self._write_block(path, schema, records, nonce)
             source = f"file({_sql_str(str(path))}, 'Avro')"
             selects.append(
                 schema.select.replace("@SOURCE@", source).replace("@TOPIC@", _sql_str(self._topic))
-                .replace("@INGESTED@", ingested).replace("@NONCE@", str(nonce))
-                .replace("@EARLIEST@", str(earliest)).replace("@LATEST@", str(latest))
+                .replace("@INGESTED@", ingested)
             )  # fmt: skip
+        check = CHECK_SQL.replace("@NONCE@", str(nonce)).replace("@EARLIEST@", str(earliest))
+        check = check.replace("@LATEST@", str(latest))
         parsed = self._dir / f"p{batch}.native"
         try:
             self._client.command(
@@ -306,7 +307,7 @@ class EngineDecoder:
             self._client.command(
                 f"INSERT INTO FUNCTION file({_sql_str(str(staged))}, 'Native') "
                 f"PARTITION BY concat(toString(kafka_partition), '-', {month}) "
-                f"SELECT {columns}, ({CHECK_SQL}) AS ok FROM file({_sql_str(str(parsed))}, 'Native')"
+                f"SELECT {columns}, ({check}) AS ok FROM file({_sql_str(str(parsed))}, 'Native')"
             )
         finally:
             _remove(parsed)  # stage 2 is its only reader
