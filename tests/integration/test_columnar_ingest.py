@@ -257,3 +257,37 @@ def test_the_columnar_path_stores_and_dead_letters_what_the_per_message_path_doe
     stored_types = {row[COLUMNS.index("event_type")] for row in per_message["rows"]}
     assert "subject.identifiers_linked" in stored_types  # links are stored, and their breaches dead-lettered:
     assert any("linked" in reason for _, _, reason in per_message["poison"])
+
+
+@pytest.mark.parametrize("trailing", [b"\x00" * 8, bytes(range(8)), b"\x02\x04\x06\x08\x0a\x0c\x0e\x10"])
+def test_a_body_eight_bytes_too_long_is_refused_by_its_seal(
+    two_stores: tuple[Settings, Any, Any], trailing: bytes
+) -> None:
+    """The last record of a block, with 8 bytes after its body: the engine then reads those 8 bytes as the
+    record's seal, and nothing after it is misread (the block's byte count carries the rest). Only the seal
+    tells that the record was not framed by its own message; the per-message path refuses it (trailing
+    bytes) and so must the columnar path."""
+    settings, slow_client, fast_client = two_stores
+    codec, pseudonymiser = EventCodec(), Pseudonymiser.from_settings(settings)
+    values = []
+    for _, event in simulate_company(40, seed=9):
+        stored = pseudonymiser.pseudonymise_event(event)
+        if stored.avro_name == "pdtrail.PersonalDataAccessed":
+            values.append(codec.encode(stored))
+    assert len(values) >= 5
+    values[-1] += trailing  # the last of its writer schema, so the last record of its block
+    messages = [Message(value, offset) for offset, value in enumerate(values)]
+    outcomes = []
+    for client, columnar in ((slow_client, False), (fast_client, True)):
+        decoder = BatchDecoder(settings, client, codec, columnar=columnar)
+        decoded = decoder.decode(0, messages, RECEIVED)
+        outcomes.append((
+            [(p.message.offset(), p.error) for p in decoded.poison], list(zip(*decoded.leaves(), strict=True)),
+            getattr(decoded, "staged_rows", None),
+        ))  # fmt: skip
+        decoded.close()
+        decoder.close()
+    (slow_poison, slow_leaves, _), (fast_poison, fast_leaves, staged) = outcomes
+    assert slow_poison == [(len(values) - 1, "undecodable")]
+    assert fast_poison == slow_poison and fast_leaves == slow_leaves
+    assert staged == len(values) - 1  # the engine staged the others: the seal, not a refused block, said no
