@@ -92,21 +92,53 @@ class _Schema:
         self.select = select_sql(version)
 
 
+class _RoundIds:
+    """The event ids a round of partitions finds stored: one read for the whole round, before any of its
+    inserts, plus the ids of the round's batches stored since (``add``), so that a batch stored later in the
+    round drops what an earlier one stored, as if it had read the store after it. (An insert is added once it
+    returned: in the embedded engine, the only store of this path, one that raised did not land.)"""
+
+    def __init__(self, client: Client, staged: str | None, slow: list[RowBatch]) -> None:
+        self._client, self._staged, self._slow = client, staged, slow
+        self._stored: set[str] | None = None
+
+    def known(self) -> set[str]:
+        if self._stored is None:
+            rows = [row for batch in self._slow for row in batch.rows]
+            if self._staged is not None:
+                sql = _STORED_IDS.replace("@STAGED@", self._staged)
+                found = self._client.query(sql, parameters=stored_ids_parameters(rows)).result_rows
+                self._stored = {r[0] for r in found}
+            else:
+                merged = RowBatch()
+                merged.rows = rows
+                self._stored = merged.stored_ids(self._client) if rows else set()
+        return self._stored
+
+    def add(self, event_ids: list[str]) -> None:
+        self.known().update(event_ids)
+
+
 class StagedBatch:
-    """A batch whose good rows the engine staged; the rest decoded one by one (``slow``)."""
+    """A batch whose good rows the engine staged; the rest decoded one by one (``slow``). ``round_ids``: the
+    round's one dedup read, where it was staged with other partitions' batches."""
 
     def __init__(
-        self, client: Client, staged: str | None, rows: list[_Row], slow: RowBatch, done: Callable[[], None]
-    ) -> None:
+        self, client: Client, staged: str | None, rows: list[_Row], slow: RowBatch, done: Callable[[], None],
+        round_ids: _RoundIds | None = None,
+    ) -> None:  # fmt: skip
         self._client, self._staged, self._rows, self.slow, self._done = client, staged, rows, slow, done
         self.poison: list[Poison] = slow.poison
         self._dropped: set[int] = set()
+        self._round = round_ids
 
     def drop_stored(self) -> int:
         """Keep the first row of each event id that is not stored yet, in offset order."""
         if not self._rows and not self.slow.rows:
             return 0
-        if self._rows:
+        if self._round is not None:
+            stored = self._round.known()
+        elif self._rows:
             sql = _STORED_IDS.replace("@STAGED@", str(self._staged))
             params = stored_ids_parameters(self.slow.rows)
             stored = {r[0] for r in self._client.query(sql, parameters=params).result_rows}
@@ -153,8 +185,12 @@ class StagedBatch:
                 f"SELECT {columns} FROM {source} "
                 f"WHERE ok AND kafka_offset NOT IN ({dropped})"
             )
+            if self._round is not None:  # landed: a later batch of the round drops these ids as stored
+                self._round.add([r[1] for r in self._kept() if month in (ALL_MONTHS, r[2])])
         if any(in_unit(row, month) for row in self.slow.rows):
             self.slow.insert(self._client, month, token + "/one-by-one")
+            if self._round is not None:
+                self._round.add([str(row[_EVENT_ID]) for row in self.slow.rows if in_unit(row, month)])
 
     def leaves(self) -> tuple[list[int], list[bytes], list[str]]:
         offsets, leaves, occurred = self.slow.leaves()
@@ -235,14 +271,22 @@ class EngineDecoder:
                     rows[partition].append(tuple(row))
         for partition, unvouched in framed.items():  # what the engine did not stage goes one by one
             slow[partition].extend(unvouched.values())
-        decoded = {}
+        one_by_one_rows = {}
         for partition in batches:
             slow[partition].sort(key=lambda m: m.offset())
+            one_by_one_rows[partition] = one_by_one(partition, slow[partition])
+        round_ids = None
+        if len(batches) > 1:
+            staged_any = any(rows.values())
+            round_ids = _RoundIds(self._client, self._source(batch, "*") if staged_any else None,
+                              list(one_by_one_rows.values()))  # fmt: skip
+        decoded = {}
+        for partition in batches:
             own = self._dir / f"s{batch}-{partition}-*.native"
             source = self._source(batch, str(partition)) if staged and any(own.parent.glob(own.name)) else None
             decoded[partition] = StagedBatch(
-                self._client, source, rows[partition], one_by_one(partition, slow[partition]),
-                functools.partial(_remove, own),
+                self._client, source, rows[partition], one_by_one_rows[partition], functools.partial(_remove, own),
+                round_ids,
             )  # fmt: skip
         return decoded
 

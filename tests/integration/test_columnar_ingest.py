@@ -291,3 +291,36 @@ def test_a_body_eight_bytes_too_long_is_refused_by_its_seal(
     assert slow_poison == [(len(values) - 1, "undecodable")]
     assert fast_poison == slow_poison and fast_leaves == slow_leaves
     assert staged == len(values) - 1  # the engine staged the others: the seal, not a refused block, said no
+
+
+@pytest.mark.parametrize("first_lands", [True, False])
+def test_a_round_drops_an_event_once_an_earlier_partition_of_it_stored_that_event(
+    two_stores: tuple[Settings, Any, Any], first_lands: bool
+) -> None:
+    """One dedup read serves a whole round of partitions, taken before any of its inserts. An event id in two
+    partitions of the round (a producer that re-sent it under another key): the later partition drops its
+    copy once the earlier one's insert has landed, and keeps it when that insert never landed (the earlier
+    batch is read again later, and then finds this copy stored)."""
+    settings, _, client = two_stores
+    codec, pseudonymiser = EventCodec(), Pseudonymiser.from_settings(settings)
+    values = [codec.encode(pseudonymiser.pseudonymise_event(event)) for _, event in simulate_company(12, seed=5)]
+    stored_before = values[0]
+    decoder = BatchDecoder(settings, client, codec, columnar=True)
+    first = decoder.decode(0, [Message(stored_before, 0)], RECEIVED)  # stored by an earlier round
+    first.drop_stored()
+    _store(first, decoder.insert_units(first), 0)
+    first.close()
+    shared = values[1]
+    a = [Message(v, o) for o, v in enumerate([shared, *values[2:6]], start=1)]
+    b = [Message(v, o) for o, v in enumerate([*values[6:9], shared, stored_before], start=1)]
+    round_ = decoder.decode_many({3: a, 4: b}, RECEIVED)
+    assert round_[3].drop_stored() == 0
+    if first_lands:
+        _store(round_[3], decoder.insert_units(round_[3]), 1)
+    assert round_[4].drop_stored() == (2 if first_lands else 1)  # the copy of `shared`; the event stored before
+    _store(round_[4], decoder.insert_units(round_[4]), 2)
+    for decoded in round_.values():
+        decoded.close()
+    decoder.close()
+    rows, ids = client.query("SELECT count(), uniqExact(event_id) FROM events").result_rows[0]
+    assert rows == ids == 1 + (5 if first_lands else 0) + (3 if first_lands else 4)
