@@ -64,7 +64,8 @@ _SE_ORG = (
 _TEXTS = [c for c in COLUMNS if c not in ("event_id", "occurred_at", "data_categories", "ingested_at")]
 # Every text of the row in one string. JSON_PLAIN_SQL tests one character class column by column (a
 # LowCardinality column of the log is judged once per value); the staged columns are plain, so one match over
-# their concatenation is the same test at a third of the cost (the extra columns here are integers: digits).
+# their concatenation is the same test for about two thirds of the cost (the extra columns here are
+# integers: digits).
 _ROW_TEXT = "concat(" + ", ".join(f"toString({c})" for c in _TEXTS) + ", arrayStringConcat(data_categories))"
 # The checks of every staged row, whatever its type (stage 2).
 # The grammars of schemas/_free_text.py for the columns that hold ids and paths ('' where the type has none).
