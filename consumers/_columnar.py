@@ -121,11 +121,11 @@ class _RoundIds:
 
 class StagedBatch:
     """A batch whose good rows the engine staged; the rest decoded one by one (``slow``). ``round_ids``: the
-    round's one dedup read, where it was staged with other partitions' batches."""
+    one dedup read of the round it was staged in (with other partitions' batches, or alone)."""
 
     def __init__(
         self, client: Client, staged: str | None, rows: list[_Row], slow: RowBatch, done: Callable[[], None],
-        round_ids: _RoundIds | None = None,
+        round_ids: _RoundIds,
     ) -> None:  # fmt: skip
         self._client, self._staged, self._rows, self.slow, self._done = client, staged, rows, slow, done
         self.poison: list[Poison] = slow.poison
@@ -136,14 +136,7 @@ class StagedBatch:
         """Keep the first row of each event id that is not stored yet, in offset order."""
         if not self._rows and not self.slow.rows:
             return 0
-        if self._round is not None:
-            stored = self._round.known()
-        elif self._rows:
-            sql = _STORED_IDS.replace("@STAGED@", str(self._staged))
-            params = stored_ids_parameters(self.slow.rows)
-            stored = {r[0] for r in self._client.query(sql, parameters=params).result_rows}
-        else:
-            stored = self.slow.stored_ids(self._client)
+        stored = self._round.known()
         order = sorted(
             [(r[0], r[1], "fast") for r in self._rows]
             + [(int(row[_OFFSET]), str(row[_EVENT_ID]), "slow") for row in self.slow.rows]
@@ -185,12 +178,12 @@ class StagedBatch:
                 f"SELECT {columns} FROM {source} "
                 f"WHERE ok AND kafka_offset NOT IN ({dropped})"
             )
-            if self._round is not None:  # landed: a later batch of the round drops these ids as stored
-                self._round.add([r[1] for r in self._kept() if month in (ALL_MONTHS, r[2])])
+            self._round.add(  # landed: a later batch of the round drops these ids as stored
+                [r[1] for r in self._kept() if month in (ALL_MONTHS, r[2])]
+            )
         if any(in_unit(row, month) for row in self.slow.rows):
             self.slow.insert(self._client, month, token + "/one-by-one")
-            if self._round is not None:
-                self._round.add([str(row[_EVENT_ID]) for row in self.slow.rows if in_unit(row, month)])
+            self._round.add([str(row[_EVENT_ID]) for row in self.slow.rows if in_unit(row, month)])
 
     def leaves(self) -> tuple[list[int], list[bytes], list[str]]:
         offsets, leaves, occurred = self.slow.leaves()
@@ -275,10 +268,8 @@ class EngineDecoder:
         for partition in batches:
             slow[partition].sort(key=lambda m: m.offset())
             one_by_one_rows[partition] = one_by_one(partition, slow[partition])
-        round_ids = None
-        if len(batches) > 1:
-            staged_any = any(rows.values())
-            round_ids = _RoundIds(self._client, self._source(batch, "*") if staged_any else None,
+        staged_any = any(rows.values())
+        round_ids = _RoundIds(self._client, self._source(batch, "*") if staged_any else None,
                               list(one_by_one_rows.values()))  # fmt: skip
         decoded = {}
         for partition in batches:

@@ -262,7 +262,7 @@ def select_sql(version: SchemaVersion) -> str:
     required += [p.path + ".name" for p in spec.parties if not p.nullable]
     present = f"arrayMap(x -> assumeNotNull(x), arrayFilter(x -> x IS NOT NULL, [{', '.join(optional)}]))"
     labels = f"arrayConcat([{', '.join(required)}], {present}{''.join(', ' + a for a in spec.arrays)})"
-    # Only the type's own rules here: the envelope's are judged in stage 2 (GENERIC_RULES), analysed once per
+    # Only the type's own rules here: the envelope's are judged in stage 2 (_GENERIC_RULES), analysed once per
     # round instead of once per schema in the round (this statement's analysis is its fixed cost).
     rules = [*spec.rules] or ["1"]
     parties = spec.parties
