@@ -177,11 +177,11 @@ def measure_emit(bootstrap: str, home: Path, events: list[Any], topic: str, *, b
     }
 
 
-def measure_emit_many(bootstrap: str, home: Path, events: list[Any], batch: int = 1000) -> dict[str, Any]:
+def measure_emit_many(bootstrap: str, home: Path, events: list[Any], batch: int = 1000, topic: str = "many") -> dict[str, Any]:
     from pdtrail.producers import AuditEmitter
 
-    create_topic(bootstrap, "many", 6)
-    emitter = AuditEmitter(_settings(bootstrap, home, "many"))
+    create_topic(bootstrap, topic, 6)
+    emitter = AuditEmitter(_settings(bootstrap, home, topic))
     emitter.emit_many(events[:200])
     emitter.flush(30.0)
     gc.collect()
