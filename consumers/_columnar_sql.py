@@ -71,6 +71,7 @@ _ROW_TEXT = "concat(" + ", ".join(f"toString({c})" for c in _TEXTS) + ", arraySt
 # The grammars of schemas/_free_text.py for the columns that hold ids and paths ('' where the type has none).
 _ID_SQL = "^[A-Za-z0-9][A-Za-z0-9_.:/+=#-]{0,199}$"
 _PATH_SQL = "^[A-Za-z0-9_.:~+=#-]+(/[A-Za-z0-9_.:~+=#-]+)*$"
+_COOKIE_SQL = "^[A-Za-z0-9!#$&''*+.^_`|~-]+$"  # '' is one quote inside the SQL string
 
 # The envelope's rules, the same for every type: the framing seal, the time bounds (per round), the key
 # version, the categories (1-32, no repeats).
@@ -91,7 +92,7 @@ CHECK_SQL = " AND ".join([
     f"arrayAll({_LABEL}, _labels)", f"arrayAll({_IDENT}, _idents)",
     f"match(actor_id, '{_ID_SQL}')", f"match(source_system, '{_ID_SQL}')",
     f"(correlation_id = '' OR match(correlation_id, '{_ID_SQL}'))",
-    f"(reference = '' OR match(reference, '{_ID_SQL}'))", f"(resource = '' OR match(resource, '{_PATH_SQL}'))",
+    f"(reference = '' OR match(reference, '{_ID_SQL}'))", f"(resource = '' OR event_type = 'identifiers.collected' OR match(resource, '{_PATH_SQL}'))",
     "arrayAll(x -> match(x, '^[A-Z]{2}$'), _countries)", f"arrayAll({_SE_ORG}, _se_orgs)",
     f"isValidUTF8({_ROW_TEXT})",
     f"NOT match({_ROW_TEXT}, {JSON_ESCAPED_SQL})",  # = JSON_PLAIN_SQL here, in one pass over the row's text
@@ -182,9 +183,11 @@ def _specific(name: str) -> _Spec:
     if name == "pdtrail.MarketingSent":
         return _Spec({"action": f"toString({e}.channel)", "reference": f"{e}.campaign"}, (f"{e}.campaign",))
     if name == "pdtrail.IdentifiersCollected":
+        # Each name by the cookie grammar here; their joined text in resource is not a path (stage 2 leaves it).
         ids = f"{e}.identifiers"
         cols = {"resource": f"arrayStringConcat({ids}, ', ')"}
-        return _Spec(cols, arrays=(ids,), rules=(f"length({ids}) BETWEEN 1 AND 32",))
+        rules = (f"length({ids}) BETWEEN 1 AND 32", f"arrayAll(x -> match(x, '{_COOKIE_SQL}'), {ids})")
+        return _Spec(cols, arrays=(ids,), rules=rules)
     if name in ("pdtrail.SubjectIdentifiersLinked", "pdtrail.SubjectIdentifiersUnlinked"):
         # As consumers/_rows.py: the other key in reference, its kind in action, the reason in reason.
         linked = f"{e}.linked"
