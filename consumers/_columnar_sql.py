@@ -92,7 +92,8 @@ CHECK_SQL = " AND ".join([
     f"arrayAll({_LABEL}, _labels)", f"arrayAll({_IDENT}, _idents)",
     f"match(actor_id, '{_ID_SQL}')", f"match(source_system, '{_ID_SQL}')",
     f"(correlation_id = '' OR match(correlation_id, '{_ID_SQL}'))",
-    f"(reference = '' OR match(reference, '{_ID_SQL}'))", f"(resource = '' OR event_type = 'identifiers.collected' OR match(resource, '{_PATH_SQL}'))",
+    f"(reference = '' OR match(reference, '{_ID_SQL}'))",
+    f"(resource = '' OR event_type = 'identifiers.collected' OR match(resource, '{_PATH_SQL}'))",
     "arrayAll(x -> match(x, '^[A-Z]{2}$'), _countries)", f"arrayAll({_SE_ORG}, _se_orgs)",
     f"isValidUTF8({_ROW_TEXT})",
     f"NOT match({_ROW_TEXT}, {JSON_ESCAPED_SQL})",  # = JSON_PLAIN_SQL here, in one pass over the row's text
@@ -186,8 +187,8 @@ def _specific(name: str) -> _Spec:
         # Each name by the cookie grammar here; their joined text in resource is not a path (stage 2 leaves it).
         ids = f"{e}.identifiers"
         cols = {"resource": f"arrayStringConcat({ids}, ', ')"}
-        rules = (f"length({ids}) BETWEEN 1 AND 32", f"arrayAll(x -> match(x, '{_COOKIE_SQL}'), {ids})")
-        return _Spec(cols, arrays=(ids,), rules=rules)
+        names = (f"length({ids}) BETWEEN 1 AND 32", f"arrayAll(x -> match(x, '{_COOKIE_SQL}'), {ids})")
+        return _Spec(cols, arrays=(ids,), rules=names)
     if name in ("pdtrail.SubjectIdentifiersLinked", "pdtrail.SubjectIdentifiersUnlinked"):
         # As consumers/_rows.py: the other key in reference, its kind in action, the reason in reason.
         linked = f"{e}.linked"
