@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
 
 from clickhouse_connect.driver.client import Client
 
@@ -107,119 +105,35 @@ def verify(
     partitions = {(r["kafka_topic"], int(r["kafka_partition"])): r for r in _sql.rows(client, "partitions")}
     keys = sorted(set(stored) | set(witnessed) | set(partitions))
     total = sum(max(len(stored.get(k, [])), len(witnessed.get(k, {}))) for k in keys)
-    steps: list[_Step] = []
+    done = 0
     for topic, partition in keys:
         report.partitions += 1
         in_store, outside = stored.get((topic, partition), []), witnessed.get((topic, partition), {})
-        disagreements = VerifyReport()
-        chain = _reconcile(topic, partition, in_store, outside, external is not None, disagreements)
-        steps.append(disagreements.findings)
-        steps.extend(_partition_steps(chain, since, until))
+        chain = _reconcile(topic, partition, in_store, outside, external is not None, report)
+        previous: Checkpoint | None = None
+        window: list[Checkpoint] = []
+        for checkpoint in chain:
+            done += 1
+            _check_chain(checkpoint, previous, public_keys, report)
+            if window and previous is not None and checkpoint.seq != previous.seq + 1:
+                # The rows of a lost checkpoint are not "inserted": the missing checkpoint is the finding.
+                _check_window(client, window, report, retention_cutoff)
+                window = []
+            previous = checkpoint
+            if _in_period(checkpoint, since, until):
+                window.append(checkpoint)
+            if window and (len(window) == WINDOW or not _in_period(checkpoint, since, until)):
+                _check_window(client, window, report, retention_cutoff)
+                window = []
+            if progress:
+                progress(done, total)
+        if window:
+            _check_window(client, window, report, retention_cutoff)
         covered_to = chain[-1].last_offset if chain else -1
         info = partitions.get((topic, partition))
         if info is not None and int(info["max(kafka_offset)"]) > covered_to:
-            steps.append(_Uncovered(topic, partition, covered_to + 1))
-    reader = _Reader(client)
-    try:
-        _run(steps, reader, public_keys, report, retention_cutoff, progress, total)
-    finally:
-        reader.close()
+            report.uncovered_rows += _sql.count(client, topic, partition, covered_to + 1, 2**63)
     return report
-
-
-@dataclass(frozen=True)
-class _Link:
-    checkpoint: Checkpoint
-    previous: Checkpoint | None  # the one before it in its chain
-
-
-@dataclass(frozen=True)
-class _Window:
-    checkpoints: list[Checkpoint]  # consecutive checkpoints of one partition, their rows read in one query
-
-
-@dataclass(frozen=True)
-class _Uncovered:
-    topic: str
-    partition: int
-    first: int  # the first offset after the newest checkpoint
-
-
-# A verify run's work in the order its findings are reported (findings made already come as they are).
-_Step = list[Finding] | _Link | _Window | _Uncovered
-
-
-def _partition_steps(chain: list[Checkpoint], since: dt.datetime | None, until: dt.datetime | None) -> list[_Step]:
-    steps: list[_Step] = []
-    previous: Checkpoint | None = None
-    window: list[Checkpoint] = []
-    for checkpoint in chain:
-        steps.append(_Link(checkpoint, previous))
-        if window and previous is not None and checkpoint.seq != previous.seq + 1:
-            # The rows of a lost checkpoint are not "inserted": the missing checkpoint is the finding.
-            steps.append(_Window(window))
-            window = []
-        previous = checkpoint
-        if _in_period(checkpoint, since, until):
-            window.append(checkpoint)
-        if window and (len(window) == WINDOW or not _in_period(checkpoint, since, until)):
-            steps.append(_Window(window))
-            window = []
-    if window:
-        steps.append(_Window(window))
-    return steps
-
-
-class _Reader:
-    """Every read of a verify run, made on one thread in the order asked. The next window's rows are read
-    while this one's are checked, so the engine computes leaves while Python hashes the trees (measured: the
-    engine's part of a run was about 60 %, Python's 40 %). One thread also means the client never runs two
-    queries at once, which a ClickHouse server's HTTP session refuses."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdtrail-verify")
-
-    def query(self, *args: Any, **kwargs: Any) -> Any:
-        return self._thread.submit(self._client.query, *args, **kwargs).result()
-
-    def window_rows(self, window: list[Checkpoint]) -> Future[list[tuple[int, bytes]]]:
-        first, last = window[0], window[-1]
-        # Before the partition's first checkpoint there is no place for a row either (its first offsets may have
-        # been dead-lettered): read from offset 0 so that such a row is seen, and named inserted.
-        start = 0 if first.seq == 0 else first.first_offset
-        return self._thread.submit(
-            _sql.offset_leaves, self._client, first.topic, first.partition, start, last.last_offset
-        )
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True, cancel_futures=True)
-
-
-def _run(
-    steps: list[_Step], reader: _Reader, public_keys: dict[str, bytes], report: VerifyReport, retention_cutoff: int,
-    progress: Callable[[int, int], None] | None, total: int,
-) -> None:  # fmt: skip
-    windows = [step.checkpoints for step in steps if isinstance(step, _Window)]
-    reading = reader.window_rows(windows[0]) if windows else None
-    client = cast(Client, reader)  # the checks' own reads go through the reader's thread too
-    checked = done = 0
-    for step in steps:
-        if isinstance(step, _Link):
-            _check_chain(step.checkpoint, step.previous, public_keys, report)
-            done += 1
-            if progress:
-                progress(done, total)
-        elif isinstance(step, _Window):
-            assert reading is not None
-            rows, checked = reading, checked + 1
-            # The next window's rows are read while this one is checked.
-            reading = reader.window_rows(windows[checked]) if checked < len(windows) else None
-            _check_window(client, step.checkpoints, rows.result(), report, retention_cutoff)
-        elif isinstance(step, _Uncovered):
-            report.uncovered_rows += _sql.count(client, step.topic, step.partition, step.first, 2**63)
-        else:
-            report.findings.extend(step)
 
 
 def _reconcile(
@@ -267,12 +181,15 @@ def _check_chain(
         report.add("chain broken", checkpoint, "does not chain onto the previous checkpoint")
 
 
-def _check_window(
-    client: Client, window: list[Checkpoint], rows: list[tuple[int, bytes]], report: VerifyReport, retention_cutoff: int
-) -> None:  # fmt: skip
+def _check_window(client: Client, window: list[Checkpoint], report: VerifyReport, retention_cutoff: int) -> None:
     """Consecutive checkpoints of one partition, checked against one read of their rows' leaves (computed
-    by the engine: ``_Reader.window_rows``). A row in the gap between two checkpoints (where a dead-lettered
-    offset left no row) belongs to neither: inserted."""
+    by the engine). A row in the gap between two checkpoints (where a dead-lettered offset left no row)
+    belongs to neither: inserted."""
+    first, last = window[0], window[-1]
+    # Before the partition's first checkpoint there is no place for a row either (its first offsets may have
+    # been dead-lettered): read from offset 0 so that such a row is seen, and named inserted.
+    start = 0 if first.seq == 0 else first.first_offset
+    rows = _sql.offset_leaves(client, first.topic, first.partition, start, last.last_offset)
     report.rows += len(rows)
     report.checkpoints += len(window)
     position = 0
