@@ -61,7 +61,9 @@ def offset_leaves(client: Client, topic: str, partition: int, first: int, last: 
     """(offset, leaf) of the stored rows of an offset range, in offset order (two rows may share an offset)."""
     params = {"topic": topic, "partition": partition, "first": first, "last": last}
     result = client.query(OFFSET_LEAVES_SQL, parameters=params, column_formats={"leaf": "bytes"})
-    found = [(int(o), _raw(leaf)) for o, leaf in result.result_rows]
+    # By column: the offsets come as ints and the leaves as bytes already (one zip, not a call per row).
+    offsets, leaves = result.result_columns or ([], [])
+    found = list(zip(offsets, leaves, strict=True))
     escaped = sorted({offset for offset, leaf in found if not leaf})
     if not escaped:
         return found

@@ -22,7 +22,12 @@ from pdtrail.integrity._canonical import row_leaf
 from pdtrail.integrity._checkpoint import Checkpoint, leaf_matches
 from pdtrail.integrity._merkle import merkle_root
 
-WINDOW = 50  # checkpoints whose rows are read in one query
+# Rows whose leaves one query reads: consecutive checkpoints of a partition until they cover this many. A
+# partition's offsets are spread over every granule of the log (it is ordered by subject), so each query
+# decompresses about the whole table, whatever the range: fewer, larger reads (measured at 1M rows: 24
+# reads of 50 checkpoints cost 7.2-7.9 µs CPU a row, 6 reads of a whole partition 6.1-7.1). Held in Python
+# as (offset, leaf) pairs: about 130 bytes a row, 65 MB at this bound.
+WINDOW_ROWS = 500_000
 
 KINDS = (
     "modified", "deleted", "inserted", "reordered", "checkpoint missing", "checkpoint forged",
@@ -112,19 +117,21 @@ def verify(
         chain = _reconcile(topic, partition, in_store, outside, external is not None, report)
         previous: Checkpoint | None = None
         window: list[Checkpoint] = []
+        window_rows = 0
         for checkpoint in chain:
             done += 1
             _check_chain(checkpoint, previous, public_keys, report)
             if window and previous is not None and checkpoint.seq != previous.seq + 1:
                 # The rows of a lost checkpoint are not "inserted": the missing checkpoint is the finding.
                 _check_window(client, window, report, retention_cutoff)
-                window = []
+                window, window_rows = [], 0
             previous = checkpoint
             if _in_period(checkpoint, since, until):
                 window.append(checkpoint)
-            if window and (len(window) == WINDOW or not _in_period(checkpoint, since, until)):
+                window_rows += checkpoint.leaf_count
+            if window and (window_rows >= WINDOW_ROWS or not _in_period(checkpoint, since, until)):
                 _check_window(client, window, report, retention_cutoff)
-                window = []
+                window, window_rows = [], 0
             if progress:
                 progress(done, total)
         if window:

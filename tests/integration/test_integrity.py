@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from pdtrail.config import Settings
 from pdtrail.consumers import AuditConsumer
+from pdtrail.integrity import _verify as _verify_module
 from pdtrail.integrity import public_keys_from_settings, read_external
 from pdtrail.integrity._prove import prove
 from pdtrail.integrity._verify import VerifyReport, verify
@@ -74,7 +75,13 @@ def _kinds(report: VerifyReport) -> set[str]:
     return {f.kind for f in report.findings}
 
 
-def test_modified_field_is_named(ingested: tuple[Settings, Client]) -> None:
+@pytest.mark.parametrize("window_rows", [None, 1])
+def test_modified_field_is_named(
+    ingested: tuple[Settings, Client], window_rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``window_rows`` 1: every checkpoint's rows read on their own."""
+    if window_rows is not None:
+        monkeypatch.setattr(_verify_module, "WINDOW_ROWS", window_rows)
     settings, client = ingested
     event_id, _, offset = _row(client)
     client.command(f"ALTER TABLE events UPDATE purpose = 'marketing' WHERE event_id = '{event_id}'", settings=MUTATE)
@@ -193,8 +200,14 @@ def test_rotated_key_keeps_old_checkpoints_verifiable(pipeline: Settings, tmp_pa
     assert {f.kind for f in forgotten.findings} == {"checkpoint forged"}
 
 
-def test_row_forged_at_a_dead_lettered_offset_is_named(pipeline: Settings) -> None:
-    """A dead-lettered message leaves an offset no checkpoint lists: still no place for a row."""
+@pytest.mark.parametrize("window_rows", [None, 40])
+def test_row_forged_at_a_dead_lettered_offset_is_named(
+    pipeline: Settings, window_rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead-lettered message leaves an offset no checkpoint lists: still no place for a row. With reads of
+    40 rows (one checkpoint each) the hole lies between two reads, and the row is named all the same."""
+    if window_rows is not None:
+        monkeypatch.setattr(_verify_module, "WINDOW_ROWS", window_rows)
     from confluent_kafka import Producer
 
     settings = _small_batches(pipeline)
