@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pdtrail.integrity.verify_proof import checkpoint_signed_bytes, verify_signature
@@ -62,13 +63,19 @@ class Checkpoint:
         values["months"] = [int(m) for m in values["months"]]
         return cls(**values)
 
+    @cached_property
+    def _signed(self) -> bytes:
+        # The canonical JSON of a thousand offsets and prefixes, made once: verify needs it for the signature
+        # and again as the next checkpoint's ``prev`` (made twice, it was a twelfth of verify's Python time).
+        return checkpoint_signed_bytes(self.as_dict())
+
     @property
     def digest(self) -> str:
         """What the next checkpoint's ``prev`` must be."""
-        return hashlib.sha256(checkpoint_signed_bytes(self.as_dict())).hexdigest()
+        return hashlib.sha256(self._signed).hexdigest()
 
     def verifies_under(self, public_key_raw: bytes) -> bool:
-        return verify_signature(self.as_dict(), public_key_raw)
+        return verify_signature({"signature": self.signature}, public_key_raw, self._signed)
 
     def as_row(self) -> list[Any]:
         return [getattr(self, name) for name in COLUMNS]

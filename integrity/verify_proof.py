@@ -69,13 +69,14 @@ def checkpoint_signed_bytes(checkpoint: dict[str, Any]) -> bytes:
     return canonical_json({k: v for k, v in checkpoint.items() if k != "signature"})
 
 
-def verify_signature(checkpoint: dict[str, Any], public_key_raw: bytes) -> bool:
+def verify_signature(checkpoint: dict[str, Any], public_key_raw: bytes, signed: bytes | None = None) -> bool:
+    """``signed``: the checkpoint's signed bytes, when the caller has them already."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:
         Ed25519PublicKey.from_public_bytes(public_key_raw).verify(
-            bytes.fromhex(checkpoint["signature"]), checkpoint_signed_bytes(checkpoint)
+            bytes.fromhex(checkpoint["signature"]), checkpoint_signed_bytes(checkpoint) if signed is None else signed
         )
     except (InvalidSignature, ValueError):
         return False
