@@ -9,7 +9,7 @@ import json
 import logging
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from pdtrail.config import Settings
@@ -56,47 +56,59 @@ def _unreachable(settings: Settings) -> str:
 
 
 def read_external(settings: Settings, timeout_s: float = 30.0) -> list[Checkpoint]:
-    """Every checkpoint in the external topic, from its beginning."""
+    """Every checkpoint in the external topic, from its beginning.
+
+    Its partitions are assigned, not subscribed to: no consumer group is joined (a broker's
+    ``group.initial.rebalance.delay.ms``, 3 s by default, is not waited for) and none is left behind on
+    the broker by each run."""
+    topic = settings.integrity.checkpoint_topic
     admin = AdminClient(
         {"bootstrap.servers": settings.kafka.bootstrap_servers, **settings.kafka.security_options()},
         logger=LIBRDKAFKA_LOGGER,
     )
     try:  # fail in seconds, not after the whole read timeout, when no broker answers
-        admin.list_topics(settings.integrity.checkpoint_topic, timeout=5)
+        metadata = admin.list_topics(topic, timeout=5).topics.get(topic)
     except KafkaException:
         raise IntegrityError(_unreachable(settings)) from None
+    if metadata is None or metadata.error is not None:
+        reason = metadata.error.str() if metadata is not None and metadata.error is not None else "no such topic"
+        raise IntegrityError(f"cannot read {topic}: {reason}")
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": f"pdtrail-verify-{time.monotonic_ns()}",
+            "group.id": "pdtrail-verify",  # required by librdkafka; never joined, nothing committed
             "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
             "enable.partition.eof": True,
+            # Read to the end and stop: a fetch at the end is answered at once, not held for new messages.
+            "fetch.wait.max.ms": 10,
             **settings.kafka.security_options(),
         },
         logger=LIBRDKAFKA_LOGGER,
     )
     found: list[Checkpoint] = []
+    unread = set(metadata.partitions)
     try:
-        consumer.subscribe([settings.integrity.checkpoint_topic])
+        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in sorted(unread)])
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while unread and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
             if msg is None:
                 continue
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    return found
-                if error.fatal() or error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    raise IntegrityError(f"cannot read {settings.integrity.checkpoint_topic}: {error.str()}")
+                    unread.discard(msg.partition())
+                elif error.fatal() or error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise IntegrityError(f"cannot read {topic}: {error.str()}")
                 continue
             try:
                 found.append(Checkpoint.from_dict(json.loads(msg.value() or b"")))
             except (ValueError, KeyError, TypeError):
                 logger.warning("unreadable message in the checkpoint topic at offset %s", msg.offset())
-        raise IntegrityError(f"{_unreachable(settings)} (no end reached in {timeout_s:.0f}s)")
+        if unread:
+            raise IntegrityError(f"{_unreachable(settings)} (no end reached in {timeout_s:.0f}s)")
+        return found
     except KafkaException as exc:
-        raise IntegrityError(f"cannot read {settings.integrity.checkpoint_topic}: {exc}") from None
+        raise IntegrityError(f"cannot read {topic}: {exc}") from None
     finally:
         consumer.close()
