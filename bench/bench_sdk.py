@@ -177,7 +177,9 @@ def measure_emit(bootstrap: str, home: Path, events: list[Any], topic: str, *, b
     }
 
 
-def measure_emit_many(bootstrap: str, home: Path, events: list[Any], batch: int = 1000, topic: str = "many") -> dict[str, Any]:
+def measure_emit_many(
+    bootstrap: str, home: Path, events: list[Any], batch: int = 1000, topic: str = "many"
+) -> dict[str, Any]:
     from pdtrail.producers import AuditEmitter
 
     create_topic(bootstrap, topic, 6)
