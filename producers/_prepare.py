@@ -24,7 +24,7 @@ from pdtrail.schemas import (
     ProcessingRegister,
     SubjectIdentifier,
 )
-from pdtrail.schemas._time_bounds import TimeBounds
+from pdtrail.schemas._time_bounds import ClockWindow, TimeBounds
 
 logger = logging.getLogger("pdtrail.producers")
 
@@ -48,6 +48,7 @@ class Preparer:
         self._codec = codec
         self._register = register
         self._bounds = bounds
+        self._window = ClockWindow(register, bounds)
         self._enforce = enforce
         self._default_source = default_source
         self._lock = threading.Lock()
@@ -73,7 +74,7 @@ class Preparer:
         """Check, pseudonymise and encode one event; raises InvalidEventError naming every bad field."""
         checked = event if isinstance(event, ProcessingEvent) else self.coerce(event)
         checked = with_linked_pseudonymised(checked, self._pseudonymiser)
-        problems = self._register.problems(checked, bounds=self._bounds)
+        problems = self._register.problems(checked, bounds=self._bounds, window=self._window)
         if problems:
             self._outside(checked, problems)
         subject = checked.subject
@@ -93,7 +94,7 @@ class Preparer:
 
     def register_stamp(self, event: ProcessingEvent) -> dict[str, Any]:
         """Check ``event`` against the processing register; the version it passed (what goes on the event)."""
-        problems = self._register.problems(event, bounds=self._bounds)
+        problems = self._register.problems(event, bounds=self._bounds, window=self._window)
         if problems:
             self._outside(event, problems)
         return {"register_version": self._register.version}
