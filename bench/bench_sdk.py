@@ -147,6 +147,7 @@ def measure_emit(bootstrap: str, home: Path, events: list[Any], topic: str, *, b
     latencies: list[int] = []
     append, clock, emit = latencies.append, time.perf_counter_ns, emitter.emit
     gc.collect()
+    collections = sum(g["collections"] for g in gc.get_stats())
     cpu, started = time.process_time(), time.perf_counter()
     if inputs is not None:
         for cls, data in inputs:
@@ -159,6 +160,7 @@ def measure_emit(bootstrap: str, home: Path, events: list[Any], topic: str, *, b
             emit(event)
             append(clock() - t0)
     loop_s = time.perf_counter() - started
+    collections = sum(g["collections"] for g in gc.get_stats()) - collections  # of any generation, in the loop
     spooled_at_loop_end = emitter.stats.spooled  # librdkafka's queue was full: these went to disk
     left = _drain(emitter.flush, started)
     seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
@@ -168,6 +170,7 @@ def measure_emit(bootstrap: str, home: Path, events: list[Any], topic: str, *, b
         "events": len(events),
         "latency_us": latency_summary(latencies, 1000.0),
         "loop_events_per_s": len(events) / loop_s,
+        "gc_collections_in_loop": collections,
         "spooled_at_loop_end": spooled_at_loop_end,
         "events_per_s": len(events) / seconds,
         "cpu_s_per_100k": cpu_s / len(events) * 1e5,
