@@ -32,7 +32,7 @@ from pdtrail.errors import LIBRDKAFKA_LOGGER
 from pdtrail.producers._links import also_known_as_events, envelope_of, link_events
 from pdtrail.producers._metrics import RETIRED, EmitterStats, Tally, register_emitter_metrics
 from pdtrail.producers._prepare import Prepared, Preparer
-from pdtrail.producers._producer import SPOOL_CODES, never_destroy, producer_config
+from pdtrail.producers._producer import SPOOL_CODES, Report, never_destroy, producer_config
 from pdtrail.producers._pseudonym import Pseudonymiser
 from pdtrail.producers._replay import replay_forever
 from pdtrail.producers._spool import Headers, Spool
@@ -253,7 +253,7 @@ class AuditEmitter:
             # Events are waiting on disk: this one queues behind them, so no subject's events overtake.
             self._to_spool(spool, number, key, value, headers, event_id)
             return
-        report = functools.partial(self._on_report, event_id, number, headers)
+        report = Report((self, event_id, number, headers))
         try:
             self._produce(self._topic, value, key, headers=headers, on_delivery=report)
         except BufferError:
@@ -288,14 +288,12 @@ class AuditEmitter:
         wait_s = 0.0 if options.spool_full_policy == "raise" else options.spool_block_timeout_s
         spool.append_when_room(number, key, value, headers, str(event_id), wait_s=wait_s)
 
-    def _on_report(self, event_id: UUID, number: int, headers: Headers, err: KafkaError | None, msg: Message) -> None:
-        """librdkafka's answer for an event emit() produced (on the poller's thread, or flush()'s).
+    def _on_failure(self, event_id: UUID, number: int, headers: Headers, err: KafkaError, msg: Message) -> None:
+        """librdkafka's failure answer for an event emit() produced (on the poller's thread, or flush()'s;
+        a confirmation is only counted, by :class:`Report`).
 
         ``headers`` are the event's own: confluent-kafka gives none with a report (``msg.headers()`` is
         None), and an event spooled without them would go out again without its type header."""
-        if err is None:
-            self._confirmed.add()  # the common case: one lock-free count
-            return
         spool = self._spool
         if spool is not None and err.code() in SPOOL_CODES:
             # Accepted by emit() already: kept even past the spool's bound (logged), never dropped.
@@ -357,7 +355,7 @@ class AuditEmitter:
         if self._spool is not None:
             self._replayer.join(timeout=self._settings.emitter.delivery_timeout_s + 10)
             if len(self._producer):
-                # Still in librdkafka's memory: purged, each comes back through _on_report into the spool
+                # Still in librdkafka's memory: purged, each comes back through _on_failure into the spool
                 # (one that was in flight may also have landed; the consumer drops a repeated event id).
                 self._producer.purge(in_queue=True, in_flight=True, blocking=False)
                 self._producer.flush(5.0)
