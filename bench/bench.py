@@ -69,6 +69,7 @@ def latency_summary(ns: list[int], unit: float) -> dict[str, float]:
     return {
         "p50": percentile(values, 50) / unit,
         "p99": percentile(values, 99) / unit,
+        "p99.9": percentile(values, 99.9) / unit,
         "max": values[-1] / unit if values else float("nan"),
         "mean": sum(values) / len(values) / unit if values else float("nan"),
         "n": len(values),

@@ -29,15 +29,15 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pdtrail.config import Settings, load_settings
 from pdtrail.errors import LIBRDKAFKA_LOGGER
-from pdtrail.producers._links import also_known_as_events, envelope_of, link_events, with_linked_pseudonymised
+from pdtrail.producers._links import also_known_as_events, envelope_of, link_events
 from pdtrail.producers._metrics import RETIRED, EmitterStats, Tally, register_emitter_metrics
-from pdtrail.producers._producer import HEADERS, SPOOL_CODES, never_destroy, producer_config
+from pdtrail.producers._prepare import Prepared, Preparer
+from pdtrail.producers._producer import SPOOL_CODES, Report, never_destroy, producer_config
 from pdtrail.producers._pseudonym import Pseudonymiser
 from pdtrail.producers._replay import replay_forever
 from pdtrail.producers._spool import Headers, Spool
 from pdtrail.producers.exceptions import DeliveryError, EmitQueueFullError, EmitterClosedError
 from pdtrail.schemas import (
-    EVENT_CLASS_BY_TYPE,
     Actor,
     EventCodec,
     InvalidEventError,
@@ -61,9 +61,6 @@ def _close_at_exit() -> None:
     # An emitter the service forgot to close still hands its unconfirmed events to the spool.
     for emitter in list(_LIVE):
         emitter.close(timeout=emitter._settings.emitter.enqueue_timeout_s)
-
-
-Prepared = tuple[bytes, bytes, Headers, UUID]  # key, value, headers, event id
 
 
 class AuditEmitter:
@@ -92,14 +89,17 @@ class AuditEmitter:
         self._settings = settings or load_settings()
         self._config = producer_config(self._settings)
         self._pseudonymiser = pseudonymiser or Pseudonymiser.from_settings(self._settings)
-        self._codec = codec or EventCodec()
         self._on_delivery_error = on_delivery_error
         self._register = register or load_register(self._settings.processing_register.path)
-        self._enforce = self._settings.processing_register.mode == "enforce"
-        # The window of occurred_at from the emitter's own settings, not the process's configuration.
-        self._bounds = TimeBounds.from_settings(self._settings.time_bounds)
         self._default_source = self._settings.emitter.source_system
-        self._outside_register = 0
+        self._preparer = Preparer(
+            self._pseudonymiser, codec or EventCodec(), self._register,
+            # The window of occurred_at from the emitter's own settings, not the process's configuration.
+            TimeBounds.from_settings(self._settings.time_bounds),
+            enforce=self._settings.processing_register.mode == "enforce", default_source=self._default_source,
+        )  # fmt: skip
+        self._prepare = self._preparer.prepare
+        self._register_stamp = self._preparer.register_stamp
         self._spool: Spool | None = None
         self._next_number = 1  # emit order, carried onto the spool so that it replays in that order
         self._topic = self._settings.kafka.topic
@@ -159,46 +159,6 @@ class AuditEmitter:
 
     # ---- the per-event path ----------------------------------------------------------------------------
 
-    def _coerce(self, event: ProcessingEvent | Mapping[str, Any]) -> ProcessingEvent:
-        if isinstance(event, ProcessingEvent):
-            return event  # validated when it was built; frozen since
-        data = dict(event)
-        if self._default_source and "source_system" not in data:
-            data["source_system"] = self._default_source
-        event_class = EVENT_CLASS_BY_TYPE.get(str(data.pop("type", "")))
-        if event_class is None:
-            raise InvalidEventError("type", f"must be one of {', '.join(EVENT_CLASS_BY_TYPE)}")
-        return event_class(**data)
-
-    def _prepare(self, event: ProcessingEvent | Mapping[str, Any]) -> Prepared:
-        """Check, pseudonymise and encode one event; raises InvalidEventError naming every bad field."""
-        checked = event if isinstance(event, ProcessingEvent) else self._coerce(event)
-        checked = with_linked_pseudonymised(checked, self._pseudonymiser)
-        problems = self._register.problems(checked, bounds=self._bounds)
-        if problems:
-            self._outside(checked, problems)
-        subject = checked.subject
-        if isinstance(subject, SubjectIdentifier):
-            subject = self._pseudonymiser.pseudonymise(subject)
-        value = self._codec.encode_as(checked, subject, self._register.version)
-        return subject.key.encode(), value, HEADERS[checked.type], checked.event_id
-
-    def _outside(self, event: ProcessingEvent, problems: list[tuple[str, str]]) -> None:
-        if self._enforce:
-            raise InvalidEventError(problems[0][0], problems[0][1], problems)
-        with self._lock:
-            self._outside_register += 1
-        # Names of fields and register entries only: never a value that could identify the subject.
-        reasons = "; ".join(f"{f}: {r}" for f, r in problems)
-        logger.warning("event %s is outside the processing register: %s", event.event_id, reasons)
-
-    def _register_stamp(self, event: ProcessingEvent) -> dict[str, Any]:
-        """Check ``event`` against the processing register; the version it passed (what goes on the event)."""
-        problems = self._register.problems(event, bounds=self._bounds)
-        if problems:
-            self._outside(event, problems)
-        return {"register_version": self._register.version}
-
     def emit(
         self, event: ProcessingEvent | Mapping[str, Any], *, also_known_as: Iterable[SubjectIdentifier] = ()
     ) -> UUID:
@@ -207,7 +167,7 @@ class AuditEmitter:
         ``also_known_as``: other identifiers the service holds for the event's subject (a customer id beside
         the personnummer); a link event for each is sent right after the event, nothing if any is invalid."""
         if also_known_as:
-            checked = self._coerce(event)
+            checked = self._preparer.coerce(event)
             links = also_known_as_events(self._pseudonymiser, checked, also_known_as)
             return self.emit_many([checked, *links])[0]
         if self._closed:
@@ -235,7 +195,7 @@ class AuditEmitter:
             raise EmitterClosedError("emit_many() after close()")
         if os.getpid() != self._pid:
             self._forked()
-        prepare = self._prepare
+        prepare, send = self._prepare, self._send
         ready: list[Prepared] = []
         for index, event in enumerate(events):
             try:
@@ -244,7 +204,12 @@ class AuditEmitter:
                 if on_invalid is None:
                     raise
                 on_invalid(index, exc)
-        self._send_batch(ready)
+        # Reports are served every 1,024th event and at the end instead of every eighth: unserved reports
+        # hold their events in librdkafka's queue, whose bound sends the rest to the spool.
+        for key, value, headers, event_id in ready:
+            send(key, value, headers, event_id, _SERVE_BATCH_EVERY_MASK)
+        self._poll(0)
+        self._served_at = time.monotonic()
         self._emitted.add(len(ready))
         return [event_id for *_, event_id in ready]
 
@@ -277,57 +242,28 @@ class AuditEmitter:
         )  # fmt: skip
         return self.emit_many(link_events(self._pseudonymiser, identifier, other, unlink=True, **envelope))
 
-    def _send(self, key: bytes, value: bytes, headers: Headers, event_id: UUID) -> None:
+    def _send(
+        self, key: bytes, value: bytes, headers: Headers, event_id: UUID, serve_mask: int = _SERVE_EVERY_MASK
+    ) -> None:
+        """Hand one event to librdkafka (or to the spool), in emit order; emit() and emit_many() both send
+        through here. Every ``serve_mask + 1``-th event serves the reports that arrived meanwhile."""
         number = next(self._numbers)
         spool = self._spool
         if spool is not None and spool.depth:
             # Events are waiting on disk: this one queues behind them, so no subject's events overtake.
             self._to_spool(spool, number, key, value, headers, event_id)
             return
-        report = functools.partial(self._on_report, event_id, number, headers)
+        report = Report((self, event_id, number, headers))
         try:
             self._produce(self._topic, value, key, headers=headers, on_delivery=report)
         except BufferError:
             self._queue_full(spool, number, key, value, headers, event_id, report)
             return
         self._produced.add()
-        if not number & _SERVE_EVERY_MASK:
+        if not number & serve_mask:
             # Serve the reports that arrived meanwhile: about this many, each a lock-free count.
             self._poll(0)
             self._served_at = time.monotonic()
-
-    def _send_batch(self, ready: list[Prepared]) -> None:
-        """_send() for each of a batch, in its order: the same steps in one loop, with the reports that
-        arrived meanwhile served every 1,024th event and at the end instead of every eighth (unserved
-        reports hold their events in librdkafka's queue, whose bound sends the rest to the spool)."""
-        numbers, produce, topic, report, partial = (
-            self._numbers,
-            self._produce,
-            self._topic,
-            self._on_report,
-            functools.partial,
-        )
-        spool = self._spool
-        produced = 0
-        try:
-            for key, value, headers, event_id in ready:
-                number = next(numbers)
-                if spool is not None and spool.depth:  # behind the events on disk, as in _send()
-                    self._to_spool(spool, number, key, value, headers, event_id)
-                    continue
-                answer = partial(report, event_id, number, headers)
-                try:
-                    produce(topic, value, key, headers=headers, on_delivery=answer)
-                except BufferError:
-                    self._queue_full(spool, number, key, value, headers, event_id, answer)  # counts it itself
-                    continue
-                produced += 1
-                if not number & _SERVE_BATCH_EVERY_MASK:
-                    self._poll(0)
-        finally:
-            self._produced.add(produced)
-        self._poll(0)
-        self._served_at = time.monotonic()
 
     def _queue_full(
         self, spool: Spool | None, number: int, key: bytes, value: bytes, headers: Headers, event_id: UUID, report: Any
@@ -352,14 +288,12 @@ class AuditEmitter:
         wait_s = 0.0 if options.spool_full_policy == "raise" else options.spool_block_timeout_s
         spool.append_when_room(number, key, value, headers, str(event_id), wait_s=wait_s)
 
-    def _on_report(self, event_id: UUID, number: int, headers: Headers, err: KafkaError | None, msg: Message) -> None:
-        """librdkafka's answer for an event emit() produced (on the poller's thread, or flush()'s).
+    def _on_failure(self, event_id: UUID, number: int, headers: Headers, err: KafkaError, msg: Message) -> None:
+        """librdkafka's failure answer for an event emit() produced (on the poller's thread, or flush()'s;
+        a confirmation is only counted, by :class:`Report`).
 
         ``headers`` are the event's own: confluent-kafka gives none with a report (``msg.headers()`` is
         None), and an event spooled without them would go out again without its type header."""
-        if err is None:
-            self._confirmed.add()  # the common case: one lock-free count
-            return
         spool = self._spool
         if spool is not None and err.code() in SPOOL_CODES:
             # Accepted by emit() already: kept even past the spool's bound (logged), never dropped.
@@ -421,7 +355,7 @@ class AuditEmitter:
         if self._spool is not None:
             self._replayer.join(timeout=self._settings.emitter.delivery_timeout_s + 10)
             if len(self._producer):
-                # Still in librdkafka's memory: purged, each comes back through _on_report into the spool
+                # Still in librdkafka's memory: purged, each comes back through _on_failure into the spool
                 # (one that was in flight may also have landed; the consumer drops a repeated event id).
                 self._producer.purge(in_queue=True, in_flight=True, blocking=False)
                 self._producer.flush(5.0)
@@ -438,8 +372,7 @@ class AuditEmitter:
     @property
     def outside_register(self) -> int:
         """Events emitted in ``processing_register.mode = "record"`` although the register does not cover them."""
-        with self._lock:
-            return self._outside_register
+        return self._preparer.outside_register
 
     @property
     def stats(self) -> EmitterStats:

@@ -7,6 +7,7 @@ written (the cache filled) and again once the run is cached, and the caches stay
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from io import BytesIO
 from typing import Any
 
@@ -89,3 +90,25 @@ def test_timestamps_across_years_are_written_alike_and_the_cache_stays_bounded()
         micros = (when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
         assert _micros(when) == zigzag_varint(micros)
         assert len(_UPPER) <= BLOCK_CACHE_SIZE
+
+
+class _ShoutingUUID(uuid.UUID):
+    """A UUID whose text is not the canonical one: the writer must write what str() makes of it."""
+
+    def __str__(self) -> str:
+        return super().__str__().upper()
+
+
+_EDGE_UUIDS = [uuid.UUID(int=0), uuid.UUID(int=1), uuid.UUID(int=(1 << 128) - 1), uuid.UUID(int=1 << 124)]
+
+
+@settings(max_examples=200)
+@given(st.one_of(st.uuids(), st.sampled_from(_EDGE_UUIDS)))
+def test_an_event_id_is_written_as_fastavro_writes_it_as_a_uuid_a_subclass_or_text(value: uuid.UUID) -> None:
+    codec = EventCodec()
+    base = pseudonymised(make_event(PersonalDataAccessed))
+    for event_id in (value, _ShoutingUUID(int=value.int), str(value)):
+        event = base.model_copy(update={"event_id": event_id})
+        written = codec.encode(event)
+        assert written == _fastavro(event)
+        assert str(event_id).encode() in written
