@@ -10,7 +10,6 @@ import logging
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from pdtrail.config import Settings
 from pdtrail.errors import LIBRDKAFKA_LOGGER
@@ -60,19 +59,10 @@ def read_external(settings: Settings, timeout_s: float = 30.0) -> list[Checkpoin
 
     Its partitions are assigned, not subscribed to: no consumer group is joined (a broker's
     ``group.initial.rebalance.delay.ms``, 3 s by default, is not waited for) and none is left behind on
-    the broker by each run."""
+    the broker by each run. The consumer asks for the topic's metadata before the assignment, so it knows
+    each partition's leader when it looks for the first offset (without it, librdkafka retried that after
+    half a second: 0.55 s for an empty topic, 0.1 s with it)."""
     topic = settings.integrity.checkpoint_topic
-    admin = AdminClient(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, **settings.kafka.security_options()},
-        logger=LIBRDKAFKA_LOGGER,
-    )
-    try:  # fail in seconds, not after the whole read timeout, when no broker answers
-        metadata = admin.list_topics(topic, timeout=5).topics.get(topic)
-    except KafkaException:
-        raise IntegrityError(_unreachable(settings)) from None
-    if metadata is None or metadata.error is not None:
-        reason = metadata.error.str() if metadata is not None and metadata.error is not None else "no such topic"
-        raise IntegrityError(f"cannot read {topic}: {reason}")
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka.bootstrap_servers,
@@ -86,8 +76,15 @@ def read_external(settings: Settings, timeout_s: float = 30.0) -> list[Checkpoin
         logger=LIBRDKAFKA_LOGGER,
     )
     found: list[Checkpoint] = []
-    unread = set(metadata.partitions)
     try:
+        try:  # fail in seconds, not after the whole read timeout, when no broker answers
+            metadata = consumer.list_topics(topic, timeout=5).topics.get(topic)
+        except KafkaException:
+            raise IntegrityError(_unreachable(settings)) from None
+        if metadata is None or metadata.error is not None:
+            reason = metadata.error.str() if metadata is not None and metadata.error is not None else "no such topic"
+            raise IntegrityError(f"cannot read {topic}: {reason}")
+        unread = set(metadata.partitions)
         consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in sorted(unread)])
         deadline = time.monotonic() + timeout_s
         while unread and time.monotonic() < deadline:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -19,6 +20,7 @@ from pdtrail.integrity import _verify as _verify_module
 from pdtrail.integrity import public_keys_from_settings, read_external
 from pdtrail.integrity._prove import prove
 from pdtrail.integrity._verify import VerifyReport, verify
+from pdtrail.integrity.exceptions import IntegrityError
 from pdtrail.integrity.verify_proof import check_proof
 from pdtrail.producers import AuditEmitter
 from pdtrail.simulate import simulate_company
@@ -265,3 +267,28 @@ def test_retention_drops_whole_months_and_verify_expects_them_gone(pipeline: Set
     )
     report = verify(client, public_keys_from_settings(pipeline), read_external(pipeline), retention_cutoff=cutoff)
     assert [(f.kind, f.partition, f.offset) for f in report.findings] == [("deleted", victim[0], victim[1])]
+
+
+def test_the_checkpoint_copy_is_read_whole_and_its_absence_is_named(ingested: tuple[Settings, Client]) -> None:
+    """The external copy is read by assignment, to the end of every partition: all of it, every time."""
+    settings, client = ingested
+    stored = client.query("SELECT count() FROM checkpoints").result_rows[0][0]
+    assert len(read_external(settings)) == stored
+    assert len(read_external(settings)) == stored  # a second reader gets it all again: nothing was committed
+    elsewhere = settings.model_copy(
+        update={"integrity": settings.integrity.model_copy(update={"checkpoint_topic": "pdtrail.no-such-topic"})}
+    )
+    with pytest.raises(IntegrityError, match=r"cannot read pdtrail\.no-such-topic"):
+        read_external(elsewhere)
+
+
+def test_an_unreachable_broker_is_named_in_seconds(ingested: tuple[Settings, Client]) -> None:
+    settings, _ = ingested
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once the socket is closed
+    away = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{port}"})}
+    )
+    with pytest.raises(IntegrityError, match="is Kafka running"):
+        read_external(away)
