@@ -68,7 +68,8 @@ _TEXTS = [c for c in COLUMNS if c not in ("event_id", "occurred_at", "data_categ
 # integers: digits).
 _ROW_TEXT = "concat(" + ", ".join(f"toString({c})" for c in _TEXTS) + ", arrayStringConcat(data_categories))"
 # The checks of every staged row, whatever its type (stage 2).
-# The grammars of schemas/_free_text.py for the columns that hold ids and paths ('' where the type has none).
+# The grammars of schemas/_free_text.py for the columns that hold ids ('' where the type has none), and for
+# each type's own texts (a path, a cookie's name), judged in its stage-1 rules.
 _ID_SQL = "^[A-Za-z0-9][A-Za-z0-9_.:/+=#-]{0,199}$"
 _PATH_SQL = "^[A-Za-z0-9_.:~+=#-]+(/[A-Za-z0-9_.:~+=#-]+)*$"
 _COOKIE_SQL = "^[A-Za-z0-9!#$&''*+.^_`|~-]+$"  # '' is one quote inside the SQL string
@@ -93,7 +94,6 @@ CHECK_SQL = " AND ".join([
     f"match(actor_id, '{_ID_SQL}')", f"match(source_system, '{_ID_SQL}')",
     f"(correlation_id = '' OR match(correlation_id, '{_ID_SQL}'))",
     f"(reference = '' OR match(reference, '{_ID_SQL}'))",
-    f"(resource = '' OR event_type = 'identifiers.collected' OR match(resource, '{_PATH_SQL}'))",
     "arrayAll(x -> match(x, '^[A-Z]{2}$'), _countries)", f"arrayAll({_SE_ORG}, _se_orgs)",
     f"isValidUTF8({_ROW_TEXT})",
     f"NOT match({_ROW_TEXT}, {JSON_ESCAPED_SQL})",  # = JSON_PLAIN_SQL here, in one pass over the row's text
@@ -144,7 +144,8 @@ def _specific(name: str) -> _Spec:
     if name == "pdtrail.PersonalDataCollected":
         return _Spec({"collection_source": f"toString({e}.source)"}, parties=(_Party(f"{e}.source_party", True),))
     if name == "pdtrail.PersonalDataAccessed":
-        return _Spec({"access_kind": f"toString({e}.access_kind)", "resource": f"{e}.resource"}, (f"{e}.resource",))
+        cols = {"access_kind": f"toString({e}.access_kind)", "resource": f"{e}.resource"}
+        return _Spec(cols, (f"{e}.resource",), rules=(f"match({e}.resource, '{_PATH_SQL}')",))
     if name == "pdtrail.PersonalDataShared":
         return _Spec(parties=(_Party(f"{e}.recipient", False, f"toString({e}.recipient_role)"),))
     if name == "pdtrail.CreditCheckPerformed":
@@ -184,7 +185,7 @@ def _specific(name: str) -> _Spec:
     if name == "pdtrail.MarketingSent":
         return _Spec({"action": f"toString({e}.channel)", "reference": f"{e}.campaign"}, (f"{e}.campaign",))
     if name == "pdtrail.IdentifiersCollected":
-        # Each name by the cookie grammar here; their joined text in resource is not a path (stage 2 leaves it).
+        # Each name by the cookie grammar; their joined text in resource is no path (the path rule is accessed's).
         ids = f"{e}.identifiers"
         cols = {"resource": f"arrayStringConcat({ids}, ', ')"}
         names = (f"length({ids}) BETWEEN 1 AND 32", f"arrayAll(x -> match(x, '{_COOKIE_SQL}'), {ids})")
